@@ -1,0 +1,38 @@
+/**
+ * Stable error codes. Each protocol maps a code to its own wire answer
+ * (MQTT reason code, STOMP ERROR frame, WebSocket close code); anything that
+ * is not a RoostError is a bug and is answered with a generic internal error.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_UNREADABLE'
+  | 'LISTEN_ADDRESS_IN_USE'
+  | 'LISTEN_FAILED'
+  | 'STORE_LOCKED'
+  | 'STORE_CORRUPT'
+  | 'STORE_UNWRITABLE'
+  | 'STORE_VERSION_UNSUPPORTED'
+  | 'STORE_CLOSED'
+  | 'TOPIC_INVALID'
+  | 'FILTER_INVALID'
+  | 'QUEUE_FULL'
+  | 'STOMP_FRAME_MALFORMED'
+  | 'STOMP_LIMIT_EXCEEDED'
+  | 'STOMP_PROTOCOL_VIOLATION'
+  | 'INTERNAL';
+
+export class RoostError extends Error {
+  override readonly name = 'RoostError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** True when `err` is a RoostError carrying `code`. */
+export function hasCode(err: unknown, code: ErrorCode): err is RoostError {
+  return err instanceof RoostError && err.code === code;
+}
