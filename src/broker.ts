@@ -1,27 +1,104 @@
+import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { RoostConfig } from './config/types.js';
+import { Router } from './core/router.js';
+import { createMqttEngine, closeMqttEngine } from '../protocols/mqtt/engine.js';
+import { MqttListener } from '../protocols/mqtt/listener.js';
 
 /** Bound ports of the running listeners; absent when a listener is disabled. */
 export interface BrokerPorts {
   readonly mqtt?: number;
 }
 
+type Step = () => Promise<void>;
+
+export interface BrokerStartOptions {
+  /**
+   * Bind every enabled listener on an ephemeral port instead of its configured
+   * one (a configured port of 0 still means disabled). Tests use this.
+   */
+  readonly ephemeralPorts?: boolean;
+}
+
 /**
  * The composition root: one store, one router, the protocol listeners.
- * Placeholder until the core lands.
+ * `start()` builds them in order; `close()` undoes them in reverse, running
+ * every step even when one fails.
  */
 export class Broker {
-  readonly ports: BrokerPorts = {};
-  /** @throws RoostError LISTEN_ADDRESS_IN_USE | STORE_LOCKED | STORE_CORRUPT | STORE_UNWRITABLE | STORE_VERSION_UNSUPPORTED */
-  static async start(config: RoostConfig, log: Logger): Promise<Broker> {
-    void config;
-    void log;
-    return new Broker();
+  readonly ports: BrokerPorts;
+  readonly router: Router;
+  readonly #log: Logger;
+  readonly #teardown: Step[];
+  #closing: Promise<void> | undefined;
+
+  private constructor(ports: BrokerPorts, router: Router, log: Logger, teardown: Step[]) {
+    this.ports = ports;
+    this.router = router;
+    this.#log = log;
+    this.#teardown = teardown;
   }
+
+  /** @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED | STORE_LOCKED | STORE_CORRUPT | STORE_UNWRITABLE | STORE_VERSION_UNSUPPORTED */
+  static async start(config: RoostConfig, log: Logger, options: BrokerStartOptions = {}): Promise<Broker> {
+    const portFor = (configured: number): number => (options.ephemeralPorts ? 0 : configured);
+    const teardown: Step[] = [];
+    const undo = async (): Promise<void> => {
+      await runAll(teardown.slice().reverse());
+    };
+    try {
+      const router = new Router();
+      const ports: { mqtt?: number } = {};
+      if (config.mqtt.port !== 0) {
+        const engine: Aedes = await createMqttEngine({
+          config: config.mqtt,
+          allowAnonymous: config.allowAnonymous,
+          router,
+          persistence: undefined,
+          log,
+        });
+        let listener: MqttListener | undefined;
+        teardown.push(async () => {
+          void listener?.stopAccepting();
+          await closeMqttEngine(engine);
+          await listener?.close();
+        });
+        listener = await MqttListener.listen(engine, config.mqtt.host, portFor(config.mqtt.port));
+        ports.mqtt = listener.port;
+        log.info({ proto: 'mqtt', endpoint: `mqtt://${config.mqtt.host}:${listener.port}` }, 'listening');
+      }
+      return new Broker(ports, router, log, teardown);
+    } catch (err) {
+      await undo().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Stops listeners, disconnects clients, flushes and closes the store. Idempotent. */
   close(): Promise<void> {
-    return Promise.resolve();
+    return (this.#closing ??= this.#shutdown());
   }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+
+  async #shutdown(): Promise<void> {
+    await runAll(this.#teardown.slice().reverse());
+    this.#log.info('closed');
+  }
+}
+
+/** Runs every step in order; throws one AggregateError naming every failure. */
+async function runAll(steps: Step[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, 'broker did not close cleanly');
 }

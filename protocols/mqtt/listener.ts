@@ -1,0 +1,48 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Aedes } from 'aedes';
+import { listen } from '../shared/listen.js';
+
+/**
+ * Owns the MQTT TCP server socket and the sockets it accepted. aedes does not
+ * close the server it is handed connections from, so this does.
+ */
+export class MqttListener {
+  readonly #server: Server;
+  readonly #sockets: Set<Socket>;
+  #closed: Promise<void> | undefined;
+  /** The bound port. */
+  readonly port: number;
+
+  private constructor(server: Server, sockets: Set<Socket>, port: number) {
+    this.#server = server;
+    this.#sockets = sockets;
+    this.port = port;
+  }
+
+  /** @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED */
+  static async listen(engine: Aedes, host: string, port: number): Promise<MqttListener> {
+    const sockets = new Set<Socket>();
+    const server = createServer({ noDelay: true }, (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      engine.handle(socket);
+    });
+    const address = await listen(server, host, port, 'MQTT');
+    return new MqttListener(server, sockets, address.port);
+  }
+
+  /**
+   * Stops accepting new connections; the open ones stay until `close()`.
+   * Resolves only once every connection is gone, so callers need not await it.
+   */
+  stopAccepting(): Promise<void> {
+    return (this.#closed ??= new Promise((resolve) => this.#server.close(() => resolve())));
+  }
+
+  /** Stops accepting and destroys every socket still open; resolves when the server is closed. */
+  async close(): Promise<void> {
+    const closed = this.stopAccepting();
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+}

@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Broker } from '../../src/broker.js';
+import type { MqttConfig, RoostConfig } from '../../src/config/types.js';
+
+export interface TestBroker {
+  readonly broker: Broker;
+  readonly dataDir: string;
+  readonly mqttPort: number;
+  /** Closes the broker; the data dir stays for a restart. */
+  stop(): Promise<void>;
+  /** Closes the broker and removes its data dir. */
+  close(): Promise<void>;
+}
+
+type Overrides = Partial<Omit<RoostConfig, 'mqtt'>> & { mqtt?: Partial<MqttConfig> };
+
+/** A broker on ephemeral ports with its own temp data dir (or `dataDir` to reuse one). */
+export async function startBroker(overrides: Overrides = {}): Promise<TestBroker> {
+  const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), 'roost-test-')));
+  const config = testConfig({ ...overrides, dataDir });
+  const log = pino({ level: process.env['ROOST_TEST_LOG'] ?? 'silent' });
+  const broker = await Broker.start(config, log, { ephemeralPorts: true });
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= broker.close());
+  return {
+    broker,
+    dataDir,
+    mqttPort: broker.ports.mqtt ?? 0,
+    stop,
+    async close() {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function testConfig(overrides: Overrides & { dataDir: string }): RoostConfig {
+  const { mqtt, ...rest } = overrides;
+  return {
+    durability: 'os',
+    host: '127.0.0.1',
+    allowAnonymous: true,
+    log: { level: 'silent', pretty: false },
+    ...rest,
+    mqtt: {
+      port: 1883,
+      host: '127.0.0.1',
+      maxPacketBytes: 1024 * 1024,
+      maxQueuedMessages: 1000,
+      receiveMaximum: 100,
+      topicAliasMaximum: 10,
+      maxSessionExpirySeconds: 0,
+      maxKeepaliveSeconds: 0,
+      connectTimeoutMs: 30_000,
+      drainTimeoutMs: 60_000,
+      maxClientIdLength: 256,
+      maxTopicLevels: 128,
+      ...mqtt,
+    },
+  };
+}
