@@ -2,6 +2,9 @@ import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { RoostConfig } from './config/types.js';
 import { Router } from './core/router.js';
+import { Queues, type QueueCatalog } from './core/queues.js';
+import type { QueueSettings } from './core/queue.js';
+import { AedesLevelPersistence, LevelStore } from './store/index.js';
 import { createMqttEngine, closeMqttEngine } from '../protocols/mqtt/engine.js';
 import { MqttListener } from '../protocols/mqtt/listener.js';
 
@@ -28,13 +31,17 @@ export interface BrokerStartOptions {
 export class Broker {
   readonly ports: BrokerPorts;
   readonly router: Router;
+  readonly queues: Queues;
+  readonly store: LevelStore;
   readonly #log: Logger;
   readonly #teardown: Step[];
   #closing: Promise<void> | undefined;
 
-  private constructor(ports: BrokerPorts, router: Router, log: Logger, teardown: Step[]) {
-    this.ports = ports;
-    this.router = router;
+  private constructor(parts: { ports: BrokerPorts; router: Router; queues: Queues; store: LevelStore }, log: Logger, teardown: Step[]) {
+    this.ports = parts.ports;
+    this.router = parts.router;
+    this.queues = parts.queues;
+    this.store = parts.store;
     this.#log = log;
     this.#teardown = teardown;
   }
@@ -47,14 +54,25 @@ export class Broker {
       await runAll(teardown.slice().reverse());
     };
     try {
+      const store = await LevelStore.open({
+        dataDir: config.dataDir,
+        durability: config.durability,
+        maxQueuedMessages: config.mqtt.maxQueuedMessages,
+      });
+      teardown.push(() => store.close());
+      log.info({ dataDir: config.dataDir, durability: config.durability }, 'store open');
+
       const router = new Router();
+      const queues = new Queues({ backend: store.queues, catalog: catalogOf(store), router });
+      await queues.start();
+
       const ports: { mqtt?: number } = {};
       if (config.mqtt.port !== 0) {
         const engine: Aedes = await createMqttEngine({
           config: config.mqtt,
           allowAnonymous: config.allowAnonymous,
           router,
-          persistence: undefined,
+          persistence: new AedesLevelPersistence(store),
           log,
         });
         let listener: MqttListener | undefined;
@@ -67,7 +85,7 @@ export class Broker {
         ports.mqtt = listener.port;
         log.info({ proto: 'mqtt', endpoint: `mqtt://${config.mqtt.host}:${listener.port}` }, 'listening');
       }
-      return new Broker(ports, router, log, teardown);
+      return new Broker({ ports, router, queues, store }, log, teardown);
     } catch (err) {
       await undo().catch(() => undefined);
       throw err;
@@ -87,6 +105,19 @@ export class Broker {
     await runAll(this.#teardown.slice().reverse());
     this.#log.info('closed');
   }
+}
+
+/** The store's catalog, typed as the queue registry reads it. */
+function catalogOf(store: LevelStore): QueueCatalog {
+  const catalog = store.catalog;
+  return {
+    queues: () => catalog.queues() as ReadonlyMap<string, Partial<QueueSettings>>,
+    putQueue: (name, settings) => catalog.putQueue(name, { ...settings }),
+    deleteQueue: (name) => catalog.deleteQueue(name),
+    bindings: () => catalog.bindings(),
+    putBinding: (queue, filter) => catalog.putBinding(queue, filter),
+    deleteBinding: (queue, filter) => catalog.deleteBinding(queue, filter),
+  };
 }
 
 /** Runs every step in order; throws one AggregateError naming every failure. */

@@ -1,0 +1,86 @@
+/**
+ * The one handle on the LevelDB instance that the store's parts share: group
+ * committed writes, and reads that see writes still waiting for their batch.
+ * Internal to src/store.
+ */
+import type { Level } from 'level';
+import { RoostError } from '../core/errors.js';
+import type { Durability } from '../config/types.js';
+import { GroupCommit, type BatchOp } from './group-commit.js';
+import { prefixRange } from './keys.js';
+
+const BUFFER = { keyEncoding: 'utf8', valueEncoding: 'buffer' } as const;
+
+export class Disk {
+  readonly #db: Level<string, Buffer>;
+  readonly commit: GroupCommit;
+  #closed = false;
+
+  constructor(db: Level<string, Buffer>, durability: Durability) {
+    this.#db = db;
+    const sync = durability === 'fsync';
+    this.commit = new GroupCommit(async (ops) => {
+      try {
+        await this.#db.batch(ops as BatchOp[], { ...BUFFER, sync });
+      } catch (err) {
+        throw new RoostError('STORE_UNWRITABLE', `store write failed: ${(err as Error).message}`, { cause: err });
+      }
+    });
+  }
+
+  /** Marks the disk closed; later writes and reads throw STORE_CLOSED. */
+  markClosed(): void {
+    this.#closed = true;
+  }
+
+  assertOpen(): void {
+    if (this.#closed) throw new RoostError('STORE_CLOSED', 'the store is closed');
+  }
+
+  /** Submits `ops` to the next batch; resolves once it is written. @throws RoostError STORE_CLOSED | STORE_UNWRITABLE */
+  write(ops: readonly BatchOp[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new RoostError('STORE_CLOSED', 'the store is closed'));
+    return this.commit.submit(ops);
+  }
+
+  /** The value of `key`, including a write not yet on disk. */
+  async get(key: string): Promise<Buffer | undefined> {
+    this.assertOpen();
+    const pending = this.commit.pending(key);
+    if (pending !== undefined) return pending ?? undefined;
+    return this.#db.get(key, BUFFER);
+  }
+
+  /** Values of `keys` in order, including writes not yet on disk; one LevelDB call for the rest. */
+  async getMany(keys: readonly string[]): Promise<Array<Buffer | undefined>> {
+    this.assertOpen();
+    const out: Array<Buffer | undefined> = new Array<Buffer | undefined>(keys.length);
+    const missing: string[] = [];
+    const missingAt: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const pending = this.commit.pending(key);
+      if (pending === undefined) {
+        missing.push(key);
+        missingAt.push(i);
+      } else {
+        out[i] = pending ?? undefined;
+      }
+    }
+    if (missing.length > 0) {
+      const found = await this.#db.getMany(missing, BUFFER);
+      for (let j = 0; j < found.length; j++) out[missingAt[j] as number] = found[j];
+    }
+    return out;
+  }
+
+  /** Every key under `prefix`, in key order. Only used while loading, before any write. */
+  async *keys(prefix: string): AsyncGenerator<string> {
+    for await (const key of this.#db.keys({ ...prefixRange(prefix), keyEncoding: 'utf8' })) yield key;
+  }
+
+  /** Every entry under `prefix`, in key order. Only used while loading, before any write. */
+  async *entries(prefix: string): AsyncGenerator<[string, Buffer]> {
+    for await (const [key, value] of this.#db.iterator({ ...prefixRange(prefix), ...BUFFER })) yield [key, value];
+  }
+}
