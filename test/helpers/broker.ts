@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Broker } from '../../src/broker.js';
+import { configDefaults } from '../../src/config/schema.js';
 import type { MqttConfig, RoostConfig } from '../../src/config/types.js';
 
 export interface TestBroker {
@@ -37,28 +38,14 @@ export async function startBroker(overrides: Overrides = {}): Promise<TestBroker
   };
 }
 
+/** The schema defaults with `overrides` on top, silent logs. */
 export function testConfig(overrides: Overrides & { dataDir: string }): RoostConfig {
+  const defaults = configDefaults();
   const { mqtt, ...rest } = overrides;
   return {
-    durability: 'os',
-    host: '127.0.0.1',
-    allowAnonymous: true,
+    ...defaults,
     log: { level: 'silent', pretty: false },
     ...rest,
-    mqtt: {
-      port: 1883,
-      host: '127.0.0.1',
-      maxPacketBytes: 1024 * 1024,
-      maxQueuedMessages: 1000,
-      receiveMaximum: 100,
-      topicAliasMaximum: 10,
-      maxSessionExpirySeconds: 0,
-      maxKeepaliveSeconds: 0,
-      connectTimeoutMs: 30_000,
-      drainTimeoutMs: 60_000,
-      maxClientIdLength: 256,
-      maxTopicLevels: 128,
-      ...mqtt,
-    },
+    mqtt: { ...defaults.mqtt, host: '127.0.0.1', ...mqtt },
   };
 }

@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+/**
+ * The `roost` command.
+ *
+ *   roost start [--config F] [--data-dir D] [--host H] [--mqtt-port P] [--log-level L]
+ *   roost --version | --help | help
+ *
+ * Exit codes: 0 clean shutdown; 1 the broker could not start or stopped on
+ * an error; 2 the command line or the configuration is wrong.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import type { Broker } from './broker.js';
+import type { RoostConfig } from './config/types.js';
+import { RoostError } from './core/errors.js';
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+/** Looked for in the working directory when neither `--config` nor `ROOST_CONFIG` names a file. */
+const DEFAULT_CONFIG_FILE = 'roost.yaml';
+
+const USAGE = `Usage: roost <command> [options]
+
+Commands:
+  start                 run the broker in the foreground until SIGINT or SIGTERM
+  help                  show this help
+
+Options for start (each overrides the config file and the environment):
+  -c, --config FILE     YAML config file; default: $ROOST_CONFIG, else ./${DEFAULT_CONFIG_FILE} if present
+      --data-dir DIR    LevelDB directory (dataDir, default ./data)
+      --host HOST       interface every listener binds (host, default 127.0.0.1)
+      --mqtt-port PORT  MQTT TCP port, 0 disables it (mqtt.port, default 1883)
+      --log-level LEVEL fatal, error, warn, info, debug, trace or silent (log.level, default info)
+
+  -h, --help            show this help
+  -v, --version         print the version
+
+Every key of config/roost.yaml can also be set in the environment as ROOST_
+followed by its path in SCREAMING_SNAKE_CASE, e.g. mqtt.maxQueuedMessages is
+ROOST_MQTT_MAX_QUEUED_MESSAGES. Precedence: defaults < file < environment < flags.
+`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  'mqtt-port': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+/** A mistake on the command line: print it with a usage hint and exit 2. */
+class UsageError extends Error {}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`roost: ${message}\n`);
+  process.exit(code);
+}
+
+function usageError(message: string): never {
+  fail(`${message}\nRun "roost --help" for usage.`, EXIT_USAGE);
+}
+
+/** The package's version; walks up because the compiled file sits one level deeper than the source. */
+function readVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 4; depth++) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'roost' && pkg.version) return pkg.version;
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
+function parseCommandLine(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      // Node's message continues with advice about "--"; the first sentence is the useful part.
+      const first = (err as Error).message.split('. ')[0] ?? String(err);
+      const sentence = first.endsWith('.') ? first.slice(0, -1) : first;
+      throw new UsageError(sentence.charAt(0).toLowerCase() + sentence.slice(1));
+    }
+    throw err;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function address(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The one line a user running on defaults needs: what is exposed, and how to change it. */
+function announceDefaults(config: RoostConfig, log: Logger): void {
+  const reach = isLoopback(config.mqtt.host) ? 'local connections only' : 'reachable from the network';
+  const where =
+    config.mqtt.port === 0 ? 'no MQTT listener' : `MQTT on ${address(config.mqtt.host, config.mqtt.port)} (${reach})`;
+  log.info(
+    `no config file (--config, ROOST_CONFIG or ./${DEFAULT_CONFIG_FILE}): ${where}, ` +
+      `anonymous clients allowed, data in ${config.dataDir}; ` +
+      `to change this, start with --config FILE (every key is in config/roost.yaml) or --host/--mqtt-port/ROOST_* variables`,
+  );
+}
+
+/**
+ * SIGINT/SIGTERM close the broker and exit 0; a second signal exits 1 at once.
+ * A signal that arrives while the broker is still starting is honoured as
+ * soon as `start` settles. Returns the function that hands over the broker.
+ */
+function handleSignals(log: Logger): (broker: Broker) => void {
+  let broker: Broker | undefined;
+  let requested = false;
+  const stop = (running: Broker): void => {
+    running.close().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(EXIT_FAILURE);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (requested) {
+      log.warn({ signal }, 'second signal: exiting without a clean shutdown');
+      process.exit(EXIT_FAILURE);
+    }
+    requested = true;
+    log.info({ signal }, 'shutting down');
+    if (broker) stop(broker);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return (started) => {
+    broker = started;
+    if (requested) stop(started);
+  };
+}
+
+function exitOnUnexpectedErrors(log: Logger): void {
+  const onError = (err: unknown): void => {
+    log.fatal({ err }, 'unexpected error');
+    process.exit(EXIT_FAILURE);
+  };
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+}
+
+async function start(values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
+  // Loaded here, not at the top, so --version and --help answer without loading the broker.
+  const [{ loadConfig }, { createLogger }, { Broker }] = await Promise.all([
+    import('./config/load.js'),
+    import('./log.js'),
+    import('./broker.js'),
+  ]);
+  const env = process.env;
+  let file = values.config ?? (env['ROOST_CONFIG'] || undefined);
+  if (file === undefined && existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
+
+  let config: RoostConfig;
+  try {
+    config = loadConfig({
+      file,
+      env,
+      flags: {
+        dataDir: values['data-dir'],
+        host: values.host,
+        'mqtt.port': values['mqtt-port'],
+        'log.level': values['log-level'],
+      },
+    });
+  } catch (err) {
+    if (err instanceof RoostError && err.code === 'CONFIG_INVALID') {
+      const lines = err.message.split('\n');
+      const count = lines.length === 1 ? '1 problem' : `${lines.length} problems`;
+      fail(`invalid configuration, ${count}:\n${lines.map((l) => `  ${l}`).join('\n')}`, EXIT_USAGE);
+    }
+    if (err instanceof RoostError && err.code === 'CONFIG_UNREADABLE') fail(err.message, EXIT_USAGE);
+    throw err;
+  }
+
+  const log = createLogger(config.log);
+  exitOnUnexpectedErrors(log);
+  const adopt = handleSignals(log);
+
+  log.info({ version: readVersion(), config: file ?? null }, 'starting roost');
+  if (file === undefined) announceDefaults(config, log);
+  const exposed = [config.host, config.mqtt.host].filter((host) => !isLoopback(host));
+  if (exposed.length > 0 && config.allowAnonymous) {
+    log.warn(`anonymous clients allowed on ${exposed[0]}, which is reachable from the network`);
+  }
+  log.debug({ config }, 'effective configuration');
+
+  let broker: Broker;
+  try {
+    broker = await Broker.start(config, log);
+  } catch (err) {
+    // Address in use, store locked or corrupt: the user's to fix, so one line, no stack.
+    if (err instanceof RoostError) fail(err.message, EXIT_FAILURE);
+    log.fatal({ err }, 'unexpected error while starting');
+    process.exit(EXIT_FAILURE);
+  }
+
+  // With every listener disabled nothing else holds the event loop; the broker still runs until a signal.
+  setInterval(() => undefined, 2 ** 30);
+  const mqtt = broker.ports.mqtt;
+  if (mqtt === undefined) log.warn('no listener enabled (mqtt.port is 0): no client can connect');
+  log.info({ mqtt: mqtt === undefined ? null : address(config.mqtt.host, mqtt) }, 'ready');
+  adopt(broker);
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const { values, positionals } = parseCommandLine(argv);
+  if (values.version) {
+    process.stdout.write(`${readVersion()}\n`);
+    return;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (command === undefined) usageError('no command given');
+  if (command !== 'start') usageError(`unknown command "${command}"`);
+  if (rest.length > 0) usageError(`unexpected argument "${rest[0]}"`);
+  await start(values);
+}
+
+main(process.argv.slice(2)).catch(async (err: unknown) => {
+  if (err instanceof UsageError) usageError(err.message);
+  // Not a mistake a user can fix: a bug, logged whole, on a logger with default settings.
+  const { createLogger } = await import('./log.js');
+  createLogger({ level: 'info', pretty: process.stdout.isTTY === true }).fatal({ err }, 'unexpected error');
+  process.exit(EXIT_FAILURE);
+});

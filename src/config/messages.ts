@@ -1,0 +1,39 @@
+/**
+ * The wording of configuration problems. Every line starts with the key (or
+ * variable) at fault, then says what would be accepted.
+ */
+import { CONFIG_KEYS, CONFIG_SECTIONS } from './keys.js';
+import type { RenamedKey } from './renamed.js';
+import { suggestKey } from './suggest.js';
+
+/** A value as the user wrote it: strings quoted, structures named. */
+export function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  }
+  return String(value);
+}
+
+/** `oldName: renamed to new.path; use replacementName instead` (names differ between file keys and env variables). */
+export function renamedMessage(oldName: string, renamed: RenamedKey, replacementName: string): string {
+  const note = renamed.note ? ` (${renamed.note})` : '';
+  return `${oldName}: renamed to ${renamed.replacedBy}${note}; use ${replacementName} instead`;
+}
+
+export function unknownKeyMessage(path: string): string {
+  const known = [...CONFIG_KEYS.map((key) => key.path), ...CONFIG_SECTIONS];
+  const suggestion = suggestKey(path, known);
+  return suggestion
+    ? `${path}: unknown key (did you mean ${suggestion}?)`
+    : `${path}: unknown key (config/roost.yaml lists every key)`;
+}
+
+/** For a section given a scalar or a list: name what it should contain. */
+export function sectionMessage(path: string, value: unknown): string {
+  const children = CONFIG_KEYS.filter((key) => key.path.startsWith(`${path}.`)).map((key) => key.segments.at(-1));
+  return `${path}: expected a mapping of ${children.join(', ')}, got ${show(value)}`;
+}

@@ -1,0 +1,113 @@
+/**
+ * The one source of truth for every configuration key: its type, its range
+ * and its default. `types.ts` names the resulting shape, `load.ts` feeds it
+ * file → env → flags, `keys.ts` derives env and flag names from it, and
+ * `config/roost.yaml` is tested against it.
+ */
+import { z } from 'zod';
+import type { RoostConfig } from './types.js';
+
+const MAX_PORT = 65_535;
+// [MQTT-2.2.3] the Remaining Length field tops out at 268,435,455 bytes.
+const MQTT_MAX_PACKET_BYTES = 268_435_455;
+
+function port(fallback: number) {
+  return z.number().int().min(0).max(MAX_PORT).default(fallback);
+}
+
+function integer(min: number, max: number, fallback: number) {
+  return z.number().int().min(min).max(max).default(fallback);
+}
+
+/** An integer from `min` up, bounded only by what a JavaScript number holds exactly. */
+function atLeast(min: number, fallback: number) {
+  return z.number().int().min(min).max(Number.MAX_SAFE_INTEGER).default(fallback);
+}
+
+const hostname = z.string().min(1);
+
+/**
+ * A listener's `host` is optional in the input: when absent it inherits the
+ * top-level `host`, so one key moves every listener.
+ */
+const listenerHost = hostname.optional();
+
+const mqtt = z
+  .strictObject({
+    port: port(1883),
+    host: listenerHost,
+    maxPacketBytes: integer(1, MQTT_MAX_PACKET_BYTES, 1_048_576),
+    maxQueuedMessages: atLeast(1, 1000),
+    // MQTT 5 Receive Maximum is a two-byte integer and 0 is a protocol error.
+    receiveMaximum: integer(1, MAX_PORT, 100),
+    topicAliasMaximum: integer(0, MAX_PORT, 10),
+    maxSessionExpirySeconds: integer(0, 0xffff_ffff, 0),
+    maxKeepaliveSeconds: integer(0, MAX_PORT, 0),
+    connectTimeoutMs: atLeast(1, 30_000),
+    drainTimeoutMs: atLeast(1, 60_000),
+    maxClientIdLength: integer(1, MAX_PORT, 256),
+    maxTopicLevels: integer(1, MAX_PORT, 128),
+  })
+  .prefault({});
+
+/**
+ * Protocol listener sections. Adding one (stomp, http) is one entry here,
+ * plus its interface in `types.ts` (the compile-time check below fails until
+ * both agree). Env names, flag names, unknown-key checks, error wording, host
+ * inheritance and the roost.yaml drift test all follow from the schema. A
+ * section without a listener (tls, auth) is one entry in `rawConfigSchema`.
+ */
+export const listenerSections = { mqtt } as const;
+
+const log = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // Humans at a terminal get colours; pipes, journald and containers get JSON lines.
+    pretty: z.boolean().default(() => process.stdout.isTTY === true),
+  })
+  .prefault({});
+
+/** The input object before listener hosts are resolved; walk its `shape` for key metadata. */
+export const rawConfigSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  durability: z.enum(['os', 'fsync']).default('os'),
+  // Loopback by default: reaching the broker from the network must be a choice someone wrote down.
+  host: hostname.default('127.0.0.1'),
+  allowAnonymous: z.boolean().default(true),
+  log,
+  ...listenerSections,
+});
+
+type RawConfig = z.output<typeof rawConfigSchema>;
+type SectionName = keyof typeof listenerSections;
+
+/** The parsed shape once every listener has a concrete host. */
+type Resolved = Omit<RawConfig, SectionName> & {
+  [K in SectionName]: Omit<RawConfig[K], 'host'> & { host: string };
+};
+
+// Compile-time guard: the schema and `RoostConfig` must describe the same keys and types.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesTypes: Same<Resolved, RoostConfig> = true;
+void schemaMatchesTypes;
+
+function resolveListenerHosts(raw: RawConfig): RoostConfig {
+  const resolved: Record<string, unknown> = { ...raw };
+  for (const name of Object.keys(listenerSections) as SectionName[]) {
+    const section = raw[name];
+    resolved[name] = { ...section, host: section.host ?? raw.host };
+  }
+  return resolved as unknown as Resolved;
+}
+
+/**
+ * Parses a plain object (already merged from file, env and flags) into a
+ * `RoostConfig` with every default applied. Unknown keys are issues.
+ * The result is not frozen; `loadConfig` freezes it.
+ */
+export const configSchema = rawConfigSchema.transform(resolveListenerHosts);
+
+/** Every default, as `loadConfig` would produce with no file, env or flags (not frozen). */
+export function configDefaults(): RoostConfig {
+  return configSchema.parse({});
+}
