@@ -14,9 +14,6 @@ export interface MqttEngineOptions {
   readonly log: Logger;
 }
 
-/** aedes clamps topic depth to this; deeper limits are not representable. */
-const AEDES_MAX_TOPIC_LEVELS = 100;
-
 /** CONNACK return code 2 / reason 0x85: client identifier not valid. */
 const IDENTIFIER_REJECTED = 2;
 
@@ -34,7 +31,7 @@ export async function createMqttEngine(options: MqttEngineOptions): Promise<Aede
     drainTimeout: config.drainTimeoutMs,
     keepaliveLimit: config.maxKeepaliveSeconds,
     maxClientsIdLength: config.maxClientIdLength,
-    maxTopicLevels: Math.min(config.maxTopicLevels, AEDES_MAX_TOPIC_LEVELS),
+    maxTopicLevels: config.maxTopicLevels,
     topicAliasMaximum: config.topicAliasMaximum,
     maximumPacketSize: config.maxPacketBytes,
     receiveMaximum: config.receiveMaximum,

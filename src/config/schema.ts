@@ -46,7 +46,8 @@ const mqtt = z
     connectTimeoutMs: atLeast(1, 30_000),
     drainTimeoutMs: atLeast(1, 60_000),
     maxClientIdLength: integer(1, MAX_PORT, 256),
-    maxTopicLevels: integer(1, MAX_PORT, 128),
+    // The MQTT engine (aedes) refuses deeper topics whatever is asked, so 100 is the ceiling.
+    maxTopicLevels: integer(1, 100, 100),
   })
   .prefault({});
 

@@ -62,7 +62,7 @@ describe('defaults', () => {
         connectTimeoutMs: 30_000,
         drainTimeoutMs: 60_000,
         maxClientIdLength: 256,
-        maxTopicLevels: 128,
+        maxTopicLevels: 100,
       },
     });
     expect(load()).toEqual(configDefaults());
