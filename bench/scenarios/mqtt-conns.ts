@@ -1,0 +1,92 @@
+/**
+ * Memory per idle connection: the broker's RSS when idle, then with
+ * `--conns` (default 1,000) connected clients that send nothing after
+ * CONNECT (keepalive 0, so no PINGREQ either).
+ */
+
+import { RawMqttClient } from '../mqtt-raw.js';
+import { readOpenFilesLimit, readRssBytes } from '../proc.js';
+import type { BenchOptions, BenchResult, Scenario } from '../scenario.js';
+import { sleep, type Target } from '../targets/launch.js';
+import { forEachTarget, numberFlag, type Measurement } from './each-target.js';
+
+const DEFAULT_CONNS = 1_000;
+/** Connections opened at once; enough to be quick, few enough not to overflow the accept backlog. */
+const CONNECT_CONCURRENCY = 50;
+/** Time for the broker's allocations to settle before RSS is read, ms. */
+const QUIET_MS = 1_500;
+/** File descriptors the harness keeps for itself beyond the client sockets. */
+const FD_MARGIN = 64;
+
+async function measureConns(target: Target, options: BenchOptions): Promise<Measurement> {
+  const wanted = Math.floor(numberFlag(options, 'conns', DEFAULT_CONNS));
+  if (target.pid === undefined) throw new Error('mqtt-conns reads the broker RSS from /proc: give --pid with --port');
+  const ownLimit = readOpenFilesLimit('self');
+  const brokerLimit = readOpenFilesLimit(target.pid);
+  // Node cannot raise its own limit; connect only what fits and say so.
+  const reachable = ownLimit === undefined ? wanted : Math.min(wanted, ownLimit.soft - FD_MARGIN);
+
+  await sleep(QUIET_MS);
+  const idleRss = readRssBytes(target.pid);
+  if (idleRss === undefined) throw new Error(`cannot read RSS of pid ${target.pid}`);
+
+  const runId = `${process.pid}-${Date.now().toString(36)}`;
+  const clients: RawMqttClient[] = [];
+  let firstError: string | undefined;
+  const start = performance.now();
+  try {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (firstError === undefined) {
+        const index = next++;
+        if (index >= reachable) return;
+        try {
+          clients.push(
+            await RawMqttClient.connect({
+              host: target.host,
+              port: target.port,
+              clientId: `bench-idle-${index}-${runId}`,
+              keepaliveSec: 0,
+            }),
+          );
+        } catch (err) {
+          firstError ??= `connection ${index + 1}: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
+    const connectSec = (performance.now() - start) / 1000;
+    await sleep(QUIET_MS);
+    const connected = clients.filter((client) => !client.closed).length;
+    const loadedRss = readRssBytes(target.pid);
+    if (loadedRss === undefined) throw new Error(`cannot read RSS of pid ${target.pid}`);
+
+    const figures: Record<string, number> = {
+      idleRssBytes: idleRss,
+      connections: connected,
+      loadedRssBytes: loadedRss,
+      bytesPerConnection: connected === 0 ? 0 : Math.round((loadedRss - idleRss) / connected),
+      connectsPerSec: Math.round(clients.length / connectSec),
+    };
+    const notes: Record<string, string | number> = { requested: wanted };
+    if (ownLimit !== undefined) notes['harnessOpenFilesSoftLimit'] = ownLimit.soft;
+    if (brokerLimit !== undefined) notes['brokerOpenFilesSoftLimit'] = brokerLimit.soft;
+    if (reachable < wanted) notes['limitedBy'] = `harness open-files limit ${ownLimit?.soft}`;
+    if (firstError !== undefined) notes['stoppedAt'] = firstError;
+    return { figures, notes };
+  } finally {
+    for (const client of clients) client.destroy();
+  }
+}
+
+export const mqttConns: Scenario = {
+  name: 'mqtt-conns',
+  description: `idle broker RSS, then RSS with --conns idle clients (default ${DEFAULT_CONNS}): bytes per connection`,
+  run: (options: BenchOptions): Promise<BenchResult[]> => {
+    const wanted = Math.floor(numberFlag(options, 'conns', DEFAULT_CONNS));
+    // Ask the child for room for every client plus its own files.
+    return forEachTarget('mqtt-conns', options, (target) => measureConns(target, options), {
+      openFiles: wanted + 1_024,
+    });
+  },
+};

@@ -1,0 +1,284 @@
+/**
+ * Starts each broker under test as its own child process, so its CPU and
+ * RSS can be read from /proc by PID, and kills it by that PID afterwards.
+ * Every child started here is also killed if the harness exits early.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readOpenFilesLimit } from '../proc.js';
+
+/** Targets the harness can start itself. */
+export const TARGET_NAMES = ['roost', 'aedes', 'mosquitto'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+/** A broker the scenario can load: where it listens and, when known, its PID. */
+export interface Target {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Undefined for an external broker given by `--port` (no CPU/RSS figures then). */
+  readonly pid: number | undefined;
+}
+
+export interface RunningTarget extends Target {
+  /** True while the child has not exited; a false after a run means it crashed under load. */
+  readonly alive: boolean;
+  /** SIGTERM, then SIGKILL after a grace period; removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Soft open-files limit the child needs (for many connections); raised up to the hard limit when possible. */
+  readonly openFiles?: number;
+  /** How long to wait for the port to accept connections, ms (default 15,000). */
+  readonly readyTimeoutMs?: number;
+}
+
+/** The target cannot run on this machine (not built, not installed); the scenario reports it as skipped. */
+export class TargetUnavailableError extends Error {
+  override readonly name = 'TargetUnavailableError';
+}
+
+const HOST = '127.0.0.1';
+const STOP_GRACE_MS = 3_000;
+const STDERR_TAIL_BYTES = 4_096;
+
+/** dist/bench/targets → the repository's dist/ root. */
+const DIST_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Running children and their temp dirs, for the last-resort cleanup on exit. */
+const live = new Map<ChildProcess, string>();
+let cleanupInstalled = false;
+
+/**
+ * Kills every child still running when the harness exits or is interrupted,
+ * so an aborted run never leaves a broker holding a port.
+ */
+export function installChildCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', killAllNow);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAllNow();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+function killAllNow(): void {
+  for (const [child, tempDir] of live) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    // Synchronous: an 'exit' handler cannot wait for anything.
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+  live.clear();
+}
+
+/**
+ * Starts `name` on a free port of 127.0.0.1 and waits until it accepts TCP connections.
+ * @throws TargetUnavailableError when the target is not built or not installed.
+ * @throws Error when it exits early or is not ready in time (its stderr tail is in the message).
+ */
+export async function startTarget(name: TargetName, options: StartOptions = {}): Promise<RunningTarget> {
+  const port = await freePort();
+  const tempDir = await mkdtemp(join(tmpdir(), `roost-bench-${name}-`));
+  try {
+    const [command, args] = await commandFor(name, port, tempDir);
+    // cwd in the temp dir: a roost.yaml in the caller's directory must not change what is measured.
+    const child = spawnWithLimits(command, args, options.openFiles, tempDir);
+    live.set(child, tempDir);
+    const target = new ChildTarget(name, port, child, tempDir);
+    try {
+      await waitForPort(port, child, target, options.readyTimeoutMs ?? 15_000);
+    } catch (err) {
+      await target.stop();
+      throw err;
+    }
+    return target;
+  } catch (err) {
+    await rm(tempDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function commandFor(name: TargetName, port: number, tempDir: string): Promise<[string, string[]]> {
+  switch (name) {
+    case 'roost': {
+      const cli = join(DIST_ROOT, 'src', 'cli.js');
+      if (!existsSync(cli)) throw new TargetUnavailableError(`${cli} not found: run npm run build`);
+      return [
+        process.execPath,
+        [cli, 'start', '--mqtt-port', String(port), '--data-dir', join(tempDir, 'data'), '--log-level', 'warn'],
+      ];
+    }
+    case 'aedes':
+      return [process.execPath, [join(DIST_ROOT, 'bench', 'targets', 'aedes.js'), String(port)]];
+    case 'mosquitto': {
+      const binary = findOnPath('mosquitto', ['/usr/sbin', '/usr/local/sbin']);
+      if (binary === undefined) throw new TargetUnavailableError('mosquitto not installed (Debian package mosquitto)');
+      const config = join(tempDir, 'mosquitto.conf');
+      // Stock limits except the per-client queue: with the default of 1,000, mosquitto drops QoS 1
+      // messages it has already PUBACKed once a subscriber lags, which makes throughput incomparable
+      // with brokers that keep them. max_inflight_messages stays at its default of 20.
+      await writeFile(
+        config,
+        [
+          `listener ${port} ${HOST}`,
+          'allow_anonymous true',
+          'persistence false',
+          'max_queued_messages 0',
+          'log_dest stderr',
+          'log_type error',
+          'log_type warning',
+          '',
+        ].join('\n'),
+      );
+      return [binary, ['-c', config]];
+    }
+  }
+}
+
+function findOnPath(binary: string, extraDirs: readonly string[]): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), ...extraDirs].filter((dir) => dir.startsWith('/'));
+  return dirs.map((dir) => join(dir, binary)).find((candidate) => existsSync(candidate));
+}
+
+/**
+ * Node cannot set rlimits on itself, so a child that needs more open files
+ * is started through `sh -c 'ulimit -n N; exec …'`: exec keeps the PID.
+ */
+function spawnWithLimits(command: string, args: readonly string[], openFiles: number | undefined, cwd: string): ChildProcess {
+  const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
+  const limit = readOpenFilesLimit('self');
+  // Only ever raise: a child inherits our limit, and lowering it would cap the figure being measured.
+  if (openFiles === undefined || limit === undefined || openFiles <= limit.soft) return spawn(command, args, { stdio, cwd });
+  const wanted = Math.floor(Math.min(openFiles, limit.hard));
+  const script = `ulimit -n ${wanted} 2>/dev/null; exec "$0" "$@"`;
+  return spawn('/bin/sh', ['-c', script, command, ...args], { stdio, cwd });
+}
+
+class ChildTarget implements RunningTarget {
+  readonly host = HOST;
+  readonly pid: number | undefined;
+  #stderrTail = '';
+  #stopping: Promise<void> | undefined;
+  readonly #exited: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly child: ChildProcess,
+    readonly tempDir: string,
+  ) {
+    this.pid = child.pid;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => {
+      this.#stderrTail = (this.#stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    this.#exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+    child.on('error', (err) => {
+      this.#stderrTail += `\n${err.message}`;
+    });
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.pid !== undefined;
+  }
+
+  get stderrTail(): string {
+    return this.#stderrTail.trim();
+  }
+
+  get exitDescription(): string {
+    const { exitCode, signalCode } = this.child;
+    return signalCode !== null ? `signal ${signalCode}` : `exit code ${exitCode}`;
+  }
+
+  stop(): Promise<void> {
+    return (this.#stopping ??= this.#stop());
+  }
+
+  async #stop(): Promise<void> {
+    if (this.alive && this.pid !== undefined) {
+      signal(this.pid, 'SIGTERM');
+      const graceful = await Promise.race([this.#exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+      if (!graceful && this.alive) {
+        signal(this.pid, 'SIGKILL');
+        await this.#exited;
+      }
+    }
+    live.delete(this.child);
+    await rm(this.tempDir, { recursive: true, force: true });
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // exited between the check and the kill
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess, target: ChildTarget, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (!target.alive) {
+      throw new Error(`${target.name} exited before listening (${target.exitDescription}): ${target.stderrTail || 'no stderr'}`);
+    }
+    if (await canConnect(port)) return;
+    if (performance.now() > deadline) {
+      throw new Error(
+        `${target.name} (pid ${child.pid}) did not accept connections on port ${port} within ${timeoutMs} ms: ${target.stderrTail || 'no stderr'}`,
+      );
+    }
+    await sleep(50);
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A port that was free a moment ago: bind port 0, read the port, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not read the bound port'));
+      });
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
