@@ -7,10 +7,12 @@ import type { QueueSettings } from './core/queue.js';
 import { AedesLevelPersistence, LevelStore } from './store/index.js';
 import { createMqttEngine, closeMqttEngine } from '../protocols/mqtt/engine.js';
 import { MqttListener } from '../protocols/mqtt/listener.js';
+import { StompListener } from '../protocols/stomp/listener.js';
 
 /** Bound ports of the running listeners; absent when a listener is disabled. */
 export interface BrokerPorts {
   readonly mqtt?: number;
+  readonly stomp?: number;
 }
 
 type Step = () => Promise<void>;
@@ -63,10 +65,11 @@ export class Broker {
       log.info({ dataDir: config.dataDir, durability: config.durability }, 'store open');
 
       const router = new Router();
-      const queues = new Queues({ backend: store.queues, catalog: catalogOf(store), router });
+      const queues = new Queues({ backend: store.queues, catalog: catalogOf(store), router, defaults: config.queueDefaults });
       await queues.start();
+      await declareQueues(queues, config.queues);
 
-      const ports: { mqtt?: number } = {};
+      const ports: { mqtt?: number; stomp?: number } = {};
       if (config.mqtt.port !== 0) {
         const engine: Aedes = await createMqttEngine({
           config: config.mqtt,
@@ -84,6 +87,13 @@ export class Broker {
         listener = await MqttListener.listen(engine, config.mqtt.host, portFor(config.mqtt.port));
         ports.mqtt = listener.port;
         log.info({ proto: 'mqtt', endpoint: `mqtt://${config.mqtt.host}:${listener.port}` }, 'listening');
+      }
+      if (config.stomp.port !== 0) {
+        const { port: configuredPort, host, ...stompOptions } = config.stomp;
+        const listener = await StompListener.listen({ host, port: portFor(configuredPort), router, queues, log, options: stompOptions });
+        teardown.push(() => listener.close());
+        ports.stomp = listener.port;
+        log.info({ proto: 'stomp', endpoint: `stomp://${host}:${listener.port}` }, 'listening');
       }
       return new Broker({ ports, router, queues, store }, log, teardown);
     } catch (err) {
@@ -104,6 +114,16 @@ export class Broker {
   async #shutdown(): Promise<void> {
     await runAll(this.#teardown.slice().reverse());
     this.#log.info('closed');
+  }
+}
+
+/** Opens the queues the config declares and binds their filters (re-made at every start). */
+async function declareQueues(queues: Queues, declared: RoostConfig['queues']): Promise<void> {
+  for (const { name, bind, ...settings } of declared) {
+    // Unset keys take queueDefaults.
+    const set = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<QueueSettings>;
+    await queues.open(name, set);
+    for (const filter of bind) await queues.bind(name, filter);
   }
 }
 

@@ -2,7 +2,7 @@
 /**
  * The `roost` command.
  *
- *   roost start [--config F] [--data-dir D] [--host H] [--mqtt-port P] [--log-level L]
+ *   roost start [--config F] [--data-dir D] [--host H] [--mqtt-port P] [--stomp-port P] [--log-level L]
  *   roost --version | --help | help
  *
  * Exit codes: 0 clean shutdown; 1 the broker could not start or stopped on
@@ -34,6 +34,7 @@ Options for start (each overrides the config file and the environment):
       --data-dir DIR    LevelDB directory (dataDir, default ./data)
       --host HOST       interface every listener binds (host, default 127.0.0.1)
       --mqtt-port PORT  MQTT TCP port, 0 disables it (mqtt.port, default 1883)
+      --stomp-port PORT STOMP TCP port, 0 disables it (stomp.port, default 61613)
       --log-level LEVEL fatal, error, warn, info, debug, trace or silent (log.level, default info)
 
   -h, --help            show this help
@@ -49,6 +50,7 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   host: { type: 'string' },
   'mqtt-port': { type: 'string' },
+  'stomp-port': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -105,13 +107,21 @@ function address(host: string, port: number): string {
 
 /** The one line a user running on defaults needs: what is exposed, and how to change it. */
 function announceDefaults(config: RoostConfig, log: Logger): void {
-  const reach = isLoopback(config.mqtt.host) ? 'local connections only' : 'reachable from the network';
+  const listeners = [
+    ['MQTT', config.mqtt],
+    ['STOMP', config.stomp],
+  ] as const;
+  const enabled = listeners.filter(([, section]) => section.port !== 0);
   const where =
-    config.mqtt.port === 0 ? 'no MQTT listener' : `MQTT on ${address(config.mqtt.host, config.mqtt.port)} (${reach})`;
+    enabled.length === 0
+      ? 'no listener'
+      : enabled
+          .map(([name, { host, port }]) => `${name} on ${address(host, port)} (${isLoopback(host) ? 'local connections only' : 'reachable from the network'})`)
+          .join(', ');
   log.info(
     `no config file (--config, ROOST_CONFIG or ./${DEFAULT_CONFIG_FILE}): ${where}, ` +
       `anonymous clients allowed, data in ${config.dataDir}; ` +
-      `to change this, start with --config FILE (every key is in config/roost.yaml) or --host/--mqtt-port/ROOST_* variables`,
+      `to change this, start with --config FILE (every key is in config/roost.yaml) or --host/--mqtt-port/--stomp-port/ROOST_* variables`,
   );
 }
 
@@ -181,6 +191,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
         dataDir: values['data-dir'],
         host: values.host,
         'mqtt.port': values['mqtt-port'],
+        'stomp.port': values['stomp-port'],
         'log.level': values['log-level'],
       },
     });
@@ -200,7 +211,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
 
   log.info({ version: readVersion(), config: file ?? null }, 'starting roost');
   if (file === undefined) announceDefaults(config, log);
-  const exposed = [config.host, config.mqtt.host].filter((host) => !isLoopback(host));
+  const exposed = [config.host, config.mqtt.host, config.stomp.host].filter((host) => !isLoopback(host));
   if (exposed.length > 0 && config.allowAnonymous) {
     log.warn(`anonymous clients allowed on ${exposed[0]}, which is reachable from the network`);
   }
@@ -218,9 +229,15 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
 
   // With every listener disabled nothing else holds the event loop; the broker still runs until a signal.
   setInterval(() => undefined, 2 ** 30);
-  const mqtt = broker.ports.mqtt;
-  if (mqtt === undefined) log.warn('no listener enabled (mqtt.port is 0): no client can connect');
-  log.info({ mqtt: mqtt === undefined ? null : address(config.mqtt.host, mqtt) }, 'ready');
+  const { mqtt, stomp } = broker.ports;
+  if (mqtt === undefined && stomp === undefined) log.warn('no listener enabled (mqtt.port and stomp.port are 0): no client can connect');
+  log.info(
+    {
+      mqtt: mqtt === undefined ? null : address(config.mqtt.host, mqtt),
+      stomp: stomp === undefined ? null : address(config.stomp.host, stomp),
+    },
+    'ready',
+  );
   adopt(broker);
 }
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { rawConfigSchema } from './schema.js';
 
-export type LeafKind = 'integer' | 'number' | 'boolean' | 'string' | 'enum';
+export type LeafKind = 'integer' | 'number' | 'boolean' | 'string' | 'enum' | 'list';
 
 /** One settable key, e.g. `mqtt.maxQueuedMessages`. */
 export interface ConfigKey {
@@ -73,6 +73,8 @@ function describeLeaf(schema: z.ZodType, path: string): { kind: LeafKind; expect
     return { kind: 'enum', expected: `one of ${schema.options.join(', ')}` };
   }
   if (schema instanceof z.ZodString) return { kind: 'string', expected: 'a non-empty string' };
+  // Lists are written in the file; from the environment or a flag they are JSON.
+  if (schema instanceof z.ZodArray) return { kind: 'list', expected: 'a list' };
   // A new leaf type must teach this function how to describe itself.
   throw new TypeError(`config schema: no description for the type of ${path}`);
 }

@@ -61,6 +61,12 @@ function fromString(text: string, key: ConfigKey): unknown {
       if (lower === 'false' || lower === '0') return false;
       return text;
     }
+    case 'list':
+      try {
+        return JSON.parse(trimmed) as unknown;
+      } catch {
+        return text;
+      }
     default:
       return text;
   }

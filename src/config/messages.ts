@@ -26,7 +26,10 @@ export function renamedMessage(oldName: string, renamed: RenamedKey, replacement
 
 export function unknownKeyMessage(path: string): string {
   const known = [...CONFIG_KEYS.map((key) => key.path), ...CONFIG_SECTIONS];
-  const suggestion = suggestKey(path, known);
+  // `port` at the top level means one of the listeners' ports: name them all.
+  const name = path.split('.').at(-1);
+  const sameName = known.filter((key) => key !== path && key.split('.').at(-1) === name);
+  const suggestion = sameName.length > 0 ? sameName.join(' or ') : suggestKey(path, known);
   return suggestion
     ? `${path}: unknown key (did you mean ${suggestion}?)`
     : `${path}: unknown key (config/roost.yaml lists every key)`;

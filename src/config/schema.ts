@@ -51,6 +51,51 @@ const mqtt = z
   })
   .prefault({});
 
+const stomp = z
+  .strictObject({
+    port: port(61613),
+    host: listenerHost,
+    // 0 sends none; the smallest interval the broker beats at, when the client asks for beats.
+    heartbeatSendMs: integer(0, 3_600_000, 10_000),
+    // 0 wants none; the client is closed after twice this without a beat.
+    heartbeatReceiveMs: integer(0, 3_600_000, 10_000),
+    connectTimeoutMs: atLeast(1, 30_000),
+    drainTimeoutMs: atLeast(1, 60_000),
+    dottedTopics: z.boolean().default(false),
+    defaultPrefetch: integer(1, 65_535, 100),
+    maxPrefetch: integer(1, 1_000_000, 10_000),
+    maxSubscriptions: integer(1, 1_000_000, 1_000),
+    maxFrameBytes: integer(64, 268_435_456, 1_114_112),
+    maxHeaders: integer(1, 65_535, 128),
+    maxHeaderLineBytes: integer(16, 1_048_576, 8_192),
+    maxBodyBytes: integer(0, 268_435_456, 1_048_576),
+  })
+  .prefault({});
+
+const overflow = z.enum(['drop-oldest', 'reject']);
+
+/** Settings every named queue starts from; a queue entry in `queues` overrides them. */
+const queueDefaults = z
+  .strictObject({
+    maxLength: atLeast(1, 100_000),
+    overflow: overflow.default('drop-oldest'),
+    ttlMs: atLeast(0, 0),
+    maxDeliveries: atLeast(0, 0),
+  })
+  .prefault({});
+
+/** A durable queue declared at start, optionally fed by topic filters from any protocol. */
+const queue = z.strictObject({
+  name: z.string().min(1),
+  bind: z.array(z.string().min(1)).default([]),
+  maxLength: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+  overflow: overflow.optional(),
+  ttlMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  maxDeliveries: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  // A queue name, or null to discard dead letters; default DLQ.<name>.
+  deadLetter: z.string().min(1).nullable().optional(),
+});
+
 /**
  * Protocol listener sections. Adding one (stomp, http) is one entry here,
  * plus its interface in `types.ts` (the compile-time check below fails until
@@ -58,7 +103,7 @@ const mqtt = z
  * inheritance and the roost.yaml drift test all follow from the schema. A
  * section without a listener (tls, auth) is one entry in `rawConfigSchema`.
  */
-export const listenerSections = { mqtt } as const;
+export const listenerSections = { mqtt, stomp } as const;
 
 const log = z
   .strictObject({
@@ -77,6 +122,8 @@ export const rawConfigSchema = z.strictObject({
   allowAnonymous: z.boolean().default(true),
   log,
   ...listenerSections,
+  queueDefaults,
+  queues: z.array(queue).default([]),
 });
 
 type RawConfig = z.output<typeof rawConfigSchema>;

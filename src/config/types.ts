@@ -34,6 +34,48 @@ export interface MqttConfig {
   readonly maxTopicLevels: number;
 }
 
+export interface StompConfig {
+  /** TCP port; 0 disables the listener. */
+  readonly port: number;
+  readonly host: string;
+  /** Smallest interval the broker sends heart-beats at, ms; 0 sends none. */
+  readonly heartbeatSendMs: number;
+  /** Interval the broker wants the client's heart-beats at, ms; 0 wants none. */
+  readonly heartbeatReceiveMs: number;
+  readonly connectTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  /** Read and write `/topic/a.b.c` (with `*` and `>`) as MQTT `a/b/c`. */
+  readonly dottedTopics: boolean;
+  /** Unacknowledged queue deliveries per subscription when the client names none. */
+  readonly defaultPrefetch: number;
+  readonly maxPrefetch: number;
+  readonly maxSubscriptions: number;
+  readonly maxFrameBytes: number;
+  readonly maxHeaders: number;
+  readonly maxHeaderLineBytes: number;
+  readonly maxBodyBytes: number;
+}
+
+export type OverflowPolicy = 'drop-oldest' | 'reject';
+
+export interface QueueDefaultsConfig {
+  readonly maxLength: number;
+  readonly overflow: OverflowPolicy;
+  readonly ttlMs: number;
+  readonly maxDeliveries: number;
+}
+
+export interface QueueConfig {
+  readonly name: string;
+  /** Topic filters whose messages, from any protocol, land in this queue. */
+  readonly bind: string[];
+  readonly maxLength?: number | undefined;
+  readonly overflow?: OverflowPolicy | undefined;
+  readonly ttlMs?: number | undefined;
+  readonly maxDeliveries?: number | undefined;
+  readonly deadLetter?: string | null | undefined;
+}
+
 export interface RoostConfig {
   /** Directory holding the LevelDB store; created if missing. */
   readonly dataDir: string;
@@ -45,4 +87,7 @@ export interface RoostConfig {
   readonly allowAnonymous: boolean;
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
   readonly mqtt: MqttConfig;
+  readonly stomp: StompConfig;
+  readonly queueDefaults: QueueDefaultsConfig;
+  readonly queues: QueueConfig[];
 }

@@ -4,19 +4,20 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Broker } from '../../src/broker.js';
 import { configDefaults } from '../../src/config/schema.js';
-import type { MqttConfig, RoostConfig } from '../../src/config/types.js';
+import type { MqttConfig, RoostConfig, StompConfig } from '../../src/config/types.js';
 
 export interface TestBroker {
   readonly broker: Broker;
   readonly dataDir: string;
   readonly mqttPort: number;
+  readonly stompPort: number;
   /** Closes the broker; the data dir stays for a restart. */
   stop(): Promise<void>;
   /** Closes the broker and removes its data dir. */
   close(): Promise<void>;
 }
 
-type Overrides = Partial<Omit<RoostConfig, 'mqtt'>> & { mqtt?: Partial<MqttConfig> };
+type Overrides = Partial<Omit<RoostConfig, 'mqtt' | 'stomp'>> & { mqtt?: Partial<MqttConfig>; stomp?: Partial<StompConfig> };
 
 /** A broker on ephemeral ports with its own temp data dir (or `dataDir` to reuse one). */
 export async function startBroker(overrides: Overrides = {}): Promise<TestBroker> {
@@ -30,6 +31,7 @@ export async function startBroker(overrides: Overrides = {}): Promise<TestBroker
     broker,
     dataDir,
     mqttPort: broker.ports.mqtt ?? 0,
+    stompPort: broker.ports.stomp ?? 0,
     stop,
     async close() {
       await stop();
@@ -41,11 +43,12 @@ export async function startBroker(overrides: Overrides = {}): Promise<TestBroker
 /** The schema defaults with `overrides` on top, silent logs. */
 export function testConfig(overrides: Overrides & { dataDir: string }): RoostConfig {
   const defaults = configDefaults();
-  const { mqtt, ...rest } = overrides;
+  const { mqtt, stomp, ...rest } = overrides;
   return {
     ...defaults,
     log: { level: 'silent', pretty: false },
     ...rest,
     mqtt: { ...defaults.mqtt, host: '127.0.0.1', ...mqtt },
+    stomp: { ...defaults.stomp, host: '127.0.0.1', ...stomp },
   };
 }

@@ -64,6 +64,24 @@ describe('defaults', () => {
         maxClientIdLength: 256,
         maxTopicLevels: 100,
       },
+      stomp: {
+        port: 61613,
+        host: '127.0.0.1',
+        heartbeatSendMs: 10_000,
+        heartbeatReceiveMs: 10_000,
+        connectTimeoutMs: 30_000,
+        drainTimeoutMs: 60_000,
+        dottedTopics: false,
+        defaultPrefetch: 100,
+        maxPrefetch: 10_000,
+        maxSubscriptions: 1000,
+        maxFrameBytes: 1_114_112,
+        maxHeaders: 128,
+        maxHeaderLineBytes: 8192,
+        maxBodyBytes: 1_048_576,
+      },
+      queueDefaults: { maxLength: 100_000, overflow: 'drop-oldest', ttlMs: 0, maxDeliveries: 0 },
+      queues: [],
     });
     expect(load()).toEqual(configDefaults());
   });
@@ -128,6 +146,25 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_MQTT_DRAIN_TIMEOUT_MS',
       'ROOST_MQTT_MAX_CLIENT_ID_LENGTH',
       'ROOST_MQTT_MAX_TOPIC_LEVELS',
+      'ROOST_STOMP_PORT',
+      'ROOST_STOMP_HOST',
+      'ROOST_STOMP_HEARTBEAT_SEND_MS',
+      'ROOST_STOMP_HEARTBEAT_RECEIVE_MS',
+      'ROOST_STOMP_CONNECT_TIMEOUT_MS',
+      'ROOST_STOMP_DRAIN_TIMEOUT_MS',
+      'ROOST_STOMP_DOTTED_TOPICS',
+      'ROOST_STOMP_DEFAULT_PREFETCH',
+      'ROOST_STOMP_MAX_PREFETCH',
+      'ROOST_STOMP_MAX_SUBSCRIPTIONS',
+      'ROOST_STOMP_MAX_FRAME_BYTES',
+      'ROOST_STOMP_MAX_HEADERS',
+      'ROOST_STOMP_MAX_HEADER_LINE_BYTES',
+      'ROOST_STOMP_MAX_BODY_BYTES',
+      'ROOST_QUEUE_DEFAULTS_MAX_LENGTH',
+      'ROOST_QUEUE_DEFAULTS_OVERFLOW',
+      'ROOST_QUEUE_DEFAULTS_TTL_MS',
+      'ROOST_QUEUE_DEFAULTS_MAX_DELIVERIES',
+      'ROOST_QUEUES',
     ]);
     expect(flagNameOf('mqtt.port')).toBe('--mqtt-port');
     expect(flagNameOf('dataDir')).toBe('--data-dir');
@@ -186,12 +223,12 @@ describe('problems', () => {
   });
 
   it('name an unknown key and suggest the one meant', () => {
-    const file = yamlFile('port: 1883\nmqtt:\n  prot: 1883\n  max_packet_bytes: 10\nstomp:\n  port: 61613\n');
+    const file = yamlFile('port: 1883\nmqtt:\n  prot: 1883\n  max_packet_bytes: 10\nwebsocket:\n  port: 8080\n');
     expect(problems({ file })).toEqual([
       `mqtt.prot: unknown key (did you mean mqtt.port?) [${file}:3]`,
       `mqtt.max_packet_bytes: unknown key (did you mean mqtt.maxPacketBytes?) [${file}:4]`,
-      `port: unknown key (did you mean mqtt.port?) [${file}:1]`,
-      `stomp: unknown key (config/roost.yaml lists every key) [${file}:5]`,
+      `port: unknown key (did you mean mqtt.port or stomp.port?) [${file}:1]`,
+      `websocket: unknown key (config/roost.yaml lists every key) [${file}:5]`,
     ]);
   });
 
@@ -289,7 +326,7 @@ describe('config/roost.yaml', () => {
       expect(at, key.path).toBeGreaterThan(0);
       expect(lines[at - 1], `comment above ${key.path}`).toMatch(/^\s*# \S/);
     }
-    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'mqtt']));
+    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'mqtt', 'stomp', 'queueDefaults']));
   });
 });
 
@@ -307,5 +344,29 @@ describe('suggestions', () => {
     expect(suggestKey('datadir', known)).toBe('dataDir');
     expect(suggestKey('mqtt.zzzzzz', known)).toBeUndefined();
     expect(envNameOf('mqtt.maxQueuedMessages')).toBe('ROOST_MQTT_MAX_QUEUED_MESSAGES');
+  });
+});
+
+describe('queues', () => {
+  it('declares queues in the file, unset fields left to queueDefaults', () => {
+    const file = yamlFile('queueDefaults:\n  maxDeliveries: 3\nqueues:\n  - name: telemetry\n    bind: ["sensors/#"]\n    overflow: reject\n  - name: audit\n');
+    const config = load({ file });
+    expect(config.queueDefaults.maxDeliveries).toBe(3);
+    expect(config.queues).toEqual([
+      { name: 'telemetry', bind: ['sensors/#'], overflow: 'reject' },
+      { name: 'audit', bind: [] },
+    ]);
+  });
+
+  it('reads a list from the environment as JSON', () => {
+    const config = load({ env: { ROOST_QUEUES: '[{"name":"q","bind":["a/#"],"deadLetter":null}]' } });
+    expect(config.queues).toEqual([{ name: 'q', bind: ['a/#'], deadLetter: null }]);
+  });
+
+  it('names the entry and the key of a bad queue declaration', () => {
+    const file = yamlFile('queues:\n  - name: q\n    overflow: sometimes\n    colour: blue\n');
+    const lines = problems({ file });
+    expect(lines.some((line) => line.startsWith('queues.0.overflow:'))).toBe(true);
+    expect(lines.some((line) => line.startsWith('queues.0.colour: unknown key'))).toBe(true);
   });
 });

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { QueueRegistry } from '../../src/core/queue.js';
+import type { Router } from '../../src/core/router.js';
+import { listen } from '../shared/listen.js';
+import { DEFAULT_STOMP_LIMITS, HEARTBEAT_EOL, StompDecoder, encodeFrame } from './codec.js';
+import type { Decoded, StompLimits } from './codec.js';
+import { DEFAULT_STOMP_SESSION_OPTIONS, StompSession } from './session.js';
+import type { SessionOutput, StompAuthenticate, StompClock, StompSessionOptions } from './session.js';
+
+/** Everything tunable about the STOMP listener: session options, codec limits, the write timeout. */
+export interface StompListenerOptions extends StompSessionOptions, StompLimits {
+  /** Time a client whose socket buffer is full has to drain it before it is disconnected, ms. */
+  readonly drainTimeoutMs: number;
+}
+
+export const DEFAULT_STOMP_LISTENER_OPTIONS: StompListenerOptions = Object.freeze({
+  ...DEFAULT_STOMP_SESSION_OPTIONS,
+  ...DEFAULT_STOMP_LIMITS,
+  server: `roost/${readRoostVersion()}`,
+  drainTimeoutMs: 60_000,
+});
+
+export interface StompListenInit {
+  /** Interface to bind. */
+  readonly host: string;
+  /** TCP port; 0 picks an ephemeral one (tests). */
+  readonly port: number;
+  readonly router: Router;
+  readonly queues: QueueRegistry;
+  /** Root logger; each connection logs through `log.child({ proto: 'stomp', connId })`. */
+  readonly log: Logger;
+  /** Defaults: `DEFAULT_STOMP_LISTENER_OPTIONS`. */
+  readonly options?: Partial<StompListenerOptions>;
+  /** CONNECT login/passcode check; everyone is accepted when absent. */
+  readonly authenticate?: StompAuthenticate;
+  /** Heart-beat and timeout clock; the process clock when absent. */
+  readonly clock?: StompClock;
+}
+
+// After the close is decided, a peer that neither reads its ERROR nor closes gets this long.
+const CLOSE_GRACE_MS = 5_000;
+
+interface Connection {
+  readonly socket: Socket;
+  readonly session: StompSession;
+}
+
+/**
+ * Owns the STOMP TCP server and its connections: one decoder and one
+ * StompSession per socket. Reads are paused while a decoded batch is being
+ * routed or stored; a socket that stops taking writes stops the session's
+ * queue deliveries and, after `drainTimeoutMs`, is disconnected.
+ */
+export class StompListener {
+  readonly #server: Server;
+  readonly #connections: Set<Connection>;
+  #stopped: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  /** The bound port. */
+  readonly port: number;
+
+  private constructor(server: Server, connections: Set<Connection>, port: number) {
+    this.#server = server;
+    this.#connections = connections;
+    this.port = port;
+  }
+
+  /**
+   * Binds the listener and resolves once it accepts connections.
+   * @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED
+   * @throws RangeError when a codec limit is not a positive integer
+   */
+  static async listen(init: StompListenInit): Promise<StompListener> {
+    const options: StompListenerOptions = { ...DEFAULT_STOMP_LISTENER_OPTIONS, ...init.options };
+    // Fails here, at start, rather than on the first connection.
+    new StompDecoder(decoderOptions(options));
+    const connections = new Set<Connection>();
+    const server = createServer({ noDelay: true }, (socket) => {
+      const connection = accept(socket, init, options);
+      connections.add(connection);
+      socket.once('close', () => connections.delete(connection));
+    });
+    const address = await listen(server, init.host, init.port, 'STOMP');
+    return new StompListener(server, connections, address.port);
+  }
+
+  /**
+   * Stops accepting new connections; the open ones stay until `close()`.
+   * Resolves only once every connection is gone, so callers need not await it.
+   */
+  stopAccepting(): Promise<void> {
+    return (this.#stopped ??= new Promise((resolve) => this.#server.close(() => resolve())));
+  }
+
+  /**
+   * Stops accepting, ends every session (queue consumers closed, unacked
+   * deliveries back in their queues, temp queues deleted) and destroys the
+   * sockets. Resolves once the sessions are cleaned up and the server is
+   * closed, so the queue registry can close after it. Idempotent.
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#shutdown());
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    const stopped = this.stopAccepting();
+    const sessions: Promise<void>[] = [];
+    for (const { socket, session } of this.#connections) {
+      sessions.push(session.close('server shutting down'));
+      socket.destroy();
+    }
+    await Promise.allSettled(sessions);
+    await stopped;
+  }
+}
+
+function decoderOptions(options: StompListenerOptions) {
+  return {
+    maxFrameBytes: options.maxFrameBytes,
+    maxHeaders: options.maxHeaders,
+    maxHeaderLineBytes: options.maxHeaderLineBytes,
+    maxBodyBytes: options.maxBodyBytes,
+    supportedVersions: options.versions,
+  };
+}
+
+/** Wires one accepted socket to a decoder and a session. */
+function accept(socket: Socket, init: StompListenInit, options: StompListenerOptions): Connection {
+  // Unguessable: it names this connection's temp queues, which other connections may send to.
+  const id = randomBytes(9).toString('base64url');
+  const log = init.log.child({ proto: 'stomp', connId: id });
+  const decoder = new StompDecoder(decoderOptions(options));
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+
+  const clearTimers = (): void => {
+    if (drainTimer !== undefined) clearTimeout(drainTimer);
+    if (graceTimer !== undefined) clearTimeout(graceTimer);
+    drainTimer = graceTimer = undefined;
+  };
+
+  const end = (reason: string): void => {
+    if (ended) return;
+    ended = true;
+    log.debug({ reason }, 'closing connection');
+    // end() flushes the ERROR or RECEIPT already written; the grace bounds a peer that never reads it.
+    socket.end();
+    graceTimer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    graceTimer.unref();
+  };
+
+  const write = (output: SessionOutput): boolean => {
+    if (output.kind === 'close') {
+      end(output.reason);
+      return false;
+    }
+    if (ended || socket.destroyed) return false;
+    let bytes: Buffer;
+    if (output.kind === 'heartbeat') {
+      bytes = HEARTBEAT_EOL;
+    } else {
+      try {
+        bytes = encodeFrame(output.frame, output.version);
+      } catch (err) {
+        // The session only sends encodable headers; reaching this is a bug.
+        log.error({ err, command: output.frame.command }, 'cannot encode frame');
+        socket.destroy();
+        return false;
+      }
+    }
+    const flushed = socket.write(bytes);
+    if (!flushed && drainTimer === undefined) {
+      drainTimer = setTimeout(() => {
+        drainTimer = undefined;
+        log.info({ drainTimeoutMs: options.drainTimeoutMs }, 'slow consumer: socket did not drain; disconnecting');
+        void session.close(`slow consumer: the socket did not drain within ${options.drainTimeoutMs} ms`);
+        socket.destroy();
+      }, options.drainTimeoutMs);
+      drainTimer.unref();
+    }
+    return flushed;
+  };
+
+  const session = new StompSession({
+    id,
+    router: init.router,
+    queues: init.queues,
+    sink: { send: write },
+    log,
+    ...(init.clock === undefined ? {} : { clock: init.clock }),
+    ...(init.authenticate === undefined ? {} : { authenticate: init.authenticate }),
+    options,
+  });
+
+  socket.on('drain', () => {
+    if (drainTimer !== undefined) clearTimeout(drainTimer);
+    drainTimer = undefined;
+    session.drained();
+  });
+
+  socket.on('data', (chunk: Buffer) => {
+    // After the close is decided the rest is read and dropped, so the peer's FIN is seen.
+    if (session.state === 'closed') return;
+    session.activity();
+    let events: Decoded[];
+    try {
+      events = decoder.push(chunk);
+    } catch (err) {
+      session.fail(err);
+      return;
+    }
+    if (!events.some((e) => e.kind === 'frame')) return;
+    // Backpressure: read nothing more until this batch is routed, stored and answered.
+    socket.pause();
+    void session.receive(events).then(() => {
+      // Heart-beats that arrived while reading was paused are still in the socket: not the client's silence.
+      session.activity();
+      if (!socket.destroyed) socket.resume();
+    });
+  });
+
+  socket.on('error', (err) => log.debug({ reason: err.message }, 'socket error'));
+  socket.once('close', () => {
+    clearTimers();
+    void session.close('connection closed');
+  });
+
+  return { socket, session };
+}
+
+/** The package's version; walks up because the compiled file sits one level deeper than the source. */
+function readRoostVersion(): string {
+  let dir = new URL('.', import.meta.url);
+  for (let i = 0; i < 4; i++) {
+    dir = new URL('..', dir);
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'roost' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // Not here; keep walking.
+    }
+  }
+  return 'unknown';
+}
