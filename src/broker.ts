@@ -2,6 +2,7 @@ import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { RoostConfig } from './config/types.js';
 import { Router } from './core/router.js';
+import { DEFAULT_TOPIC_LIMITS } from './core/topic.js';
 import { Queues, type QueueCatalog } from './core/queues.js';
 import type { QueueSettings } from './core/queue.js';
 import { AedesLevelPersistence, LevelStore } from './store/index.js';
@@ -90,7 +91,15 @@ export class Broker {
       }
       if (config.stomp.port !== 0) {
         const { port: configuredPort, host, ...stompOptions } = config.stomp;
-        const listener = await StompListener.listen({ host, port: portFor(configuredPort), router, queues, log, options: stompOptions });
+        const listener = await StompListener.listen({
+          host,
+          port: portFor(configuredPort),
+          router,
+          queues,
+          log,
+          // Both protocols refuse the same topics.
+          options: { ...stompOptions, topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxTopicLevels: config.mqtt.maxTopicLevels } },
+        });
         teardown.push(() => listener.close());
         ports.stomp = listener.port;
         log.info({ proto: 'stomp', endpoint: `stomp://${host}:${listener.port}` }, 'listening');

@@ -68,7 +68,7 @@ const stomp = z
     maxFrameBytes: integer(64, 268_435_456, 1_114_112),
     maxHeaders: integer(1, 65_535, 128),
     maxHeaderLineBytes: integer(16, 1_048_576, 8_192),
-    maxBodyBytes: integer(0, 268_435_456, 1_048_576),
+    maxBodyBytes: integer(1, 268_435_456, 1_048_576),
   })
   .prefault({});
 
