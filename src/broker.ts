@@ -74,7 +74,7 @@ export class Broker {
       if (config.mqtt.port !== 0) {
         const engine: Aedes = await createMqttEngine({
           config: config.mqtt,
-          allowAnonymous: config.allowAnonymous,
+          allowAnonymous: config.auth.allowAnonymous,
           router,
           persistence: new AedesLevelPersistence(store),
           log,

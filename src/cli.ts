@@ -3,10 +3,12 @@
  * The `roost` command.
  *
  *   roost start [--config F] [--data-dir D] [--host H] [--mqtt-port P] [--stomp-port P] [--log-level L]
+ *   roost passwd add|delete|list FILE [USER] [--group G ...]
  *   roost --version | --help | help
  *
- * Exit codes: 0 clean shutdown; 1 the broker could not start or stopped on
- * an error; 2 the command line or the configuration is wrong.
+ * Exit codes: 0 clean shutdown (start) or done (passwd); 1 the broker could
+ * not start or stopped on an error, or passwd failed; 2 the command line or
+ * the configuration is wrong.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,6 +29,12 @@ const USAGE = `Usage: roost <command> [options]
 
 Commands:
   start                 run the broker in the foreground until SIGINT or SIGTERM
+  passwd add FILE USER  add USER to the users file FILE (created if missing) or change
+                        their password: asked twice on a terminal, else the first line
+                        of standard input; -g, --group NAME (repeatable) sets the groups
+  passwd delete FILE USER
+                        remove USER from FILE
+  passwd list FILE      print the users of FILE and their groups (never the hashes)
   help                  show this help
 
 Options for start (each overrides the config file and the environment):
@@ -52,6 +60,7 @@ const OPTIONS = {
   'mqtt-port': { type: 'string' },
   'stomp-port': { type: 'string' },
   'log-level': { type: 'string' },
+  group: { type: 'string', short: 'g', multiple: true },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -212,7 +221,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
   log.info({ version: readVersion(), config: file ?? null }, 'starting roost');
   if (file === undefined) announceDefaults(config, log);
   const exposed = [config.host, config.mqtt.host, config.stomp.host].filter((host) => !isLoopback(host));
-  if (exposed.length > 0 && config.allowAnonymous) {
+  if (exposed.length > 0 && config.auth.allowAnonymous) {
     log.warn(`anonymous clients allowed on ${exposed[0]}, which is reachable from the network`);
   }
   log.debug({ config }, 'effective configuration');
@@ -241,6 +250,56 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
   adopt(broker);
 }
 
+/** Options that only `start` reads. */
+const START_OPTIONS = ['config', 'data-dir', 'host', 'mqtt-port', 'stomp-port', 'log-level'] as const;
+
+async function passwd(args: readonly string[], values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
+  const [action, file, user, extra] = args;
+  const given = START_OPTIONS.find((name) => values[name] !== undefined);
+  if (given) usageError(`--${given} is not an option of passwd`);
+  if (action !== 'add' && action !== 'delete' && action !== 'list') {
+    usageError(action === undefined ? 'passwd needs add, delete or list' : `unknown passwd action "${action}"`);
+  }
+  if (file === undefined) usageError(`passwd ${action} needs a users FILE`);
+  if (action === 'list' ? user !== undefined : extra !== undefined) usageError(`unexpected argument "${action === 'list' ? user : extra}"`);
+  if (action !== 'add' && values.group !== undefined) usageError('--group is an option of passwd add');
+  const [{ addUser, deleteUser, listUsers }, { groupNameProblem, usernameProblem }, { PromptError, readNewPassword }] = await Promise.all([
+    import('./auth/passwd.js'),
+    import('./auth/users.js'),
+    import('./auth/password-prompt.js'),
+  ]);
+  try {
+    if (action === 'list') {
+      const { users, problems } = await listUsers(file);
+      const width = Math.max(0, ...[...users.keys()].map((name) => name.length));
+      for (const entry of users.values()) {
+        process.stdout.write(`${entry.groups.length > 0 ? `${entry.name.padEnd(width)}  ${entry.groups.join(', ')}` : entry.name}\n`);
+      }
+      if (problems.length > 0) fail(`${file} has problems:\n${problems.map((line) => `  ${line}`).join('\n')}`, EXIT_FAILURE);
+      return;
+    }
+    if (user === undefined) usageError(`passwd ${action} needs a USER`);
+    if (action === 'delete') {
+      if (!(await deleteUser(file, user))) fail(`no user "${user}" in ${file}`, EXIT_FAILURE);
+      process.stderr.write(`roost: deleted user "${user}" from ${file}\n`);
+      return;
+    }
+    const nameProblem = usernameProblem(user);
+    if (nameProblem) usageError(`user name ${JSON.stringify(user)} ${nameProblem}`);
+    const groupProblem = values.group?.map(groupNameProblem).find((problem) => problem !== undefined);
+    if (groupProblem) usageError(groupProblem);
+    const password = await readNewPassword(process.stdin, process.stderr);
+    const problems = await addUser(file, user, password, values.group);
+    process.stderr.write(`roost: set the password of "${user}" in ${file}\n`);
+    if (problems.length > 0) {
+      process.stderr.write(`roost: warning: ${file} still has problems:\n${problems.map((line) => `  ${line}`).join('\n')}\n`);
+    }
+  } catch (err) {
+    if (err instanceof RoostError || err instanceof PromptError) fail(err.message, EXIT_FAILURE);
+    throw err;
+  }
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const { values, positionals } = parseCommandLine(argv);
   if (values.version) {
@@ -253,7 +312,9 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   if (command === undefined) usageError('no command given');
+  if (command === 'passwd') return passwd(rest, values);
   if (command !== 'start') usageError(`unknown command "${command}"`);
+  if (values.group !== undefined) usageError('--group is an option of passwd add');
   if (rest.length > 0) usageError(`unexpected argument "${rest[0]}"`);
   await start(values);
 }

@@ -24,7 +24,24 @@ export function renamedMessage(oldName: string, renamed: RenamedKey, replacement
   return `${oldName}: renamed to ${renamed.replacedBy}${note}; use ${replacementName} instead`;
 }
 
+// Keys inside list entries are not in CONFIG_KEYS; an ACL rule is the one entry shape worth suggesting for.
+const ACL_RULE_KEYS = ['allow', 'deny', 'users', 'groups', 'anonymous'];
+const ACL_ACTION_KEYS = ['publish', 'subscribe', 'produce', 'consume'];
+
+function aclUnknownKeyMessage(path: string): string | undefined {
+  const match = /^(auth\.acl\.\d+)(\.(?:allow|deny))?\.[^.]+$/.exec(path);
+  if (!match) return undefined;
+  const parent = `${match[1]}${match[2] ?? ''}`;
+  const names = match[2] ? ACL_ACTION_KEYS : ACL_RULE_KEYS;
+  const suggestion = suggestKey(path, names.map((name) => `${parent}.${name}`));
+  return suggestion
+    ? `${path}: unknown key (did you mean ${suggestion}?)`
+    : `${path}: unknown key (expected ${names.slice(0, -1).join(', ')} or ${names.at(-1)})`;
+}
+
 export function unknownKeyMessage(path: string): string {
+  const acl = aclUnknownKeyMessage(path);
+  if (acl) return acl;
   const known = [...CONFIG_KEYS.map((key) => key.path), ...CONFIG_SECTIONS];
   // `port` at the top level means one of the listeners' ports: name them all.
   const name = path.split('.').at(-1);

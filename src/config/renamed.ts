@@ -11,8 +11,8 @@ export interface RenamedKey {
   readonly note?: string;
 }
 
-/**
- * Old dotted path → replacement. Empty until a key is first renamed; add
- * `['mqtt.maxInflight', { replacedBy: 'mqtt.receiveMaximum' }]`-style entries.
- */
-export const RENAMED_KEYS: ReadonlyMap<string, RenamedKey> = new Map<string, RenamedKey>();
+/** Old dotted path → replacement. */
+export const RENAMED_KEYS: ReadonlyMap<string, RenamedKey> = new Map<string, RenamedKey>([
+  // 0.1: anonymous access joined the users file and the ACL in one auth section.
+  ['allowAnonymous', { replacedBy: 'auth.allowAnonymous' }],
+]);

@@ -5,6 +5,7 @@
  * `config/roost.yaml` is tested against it.
  */
 import { z } from 'zod';
+import { topicFilterProblem } from '../core/topic.js';
 import type { RoostConfig } from './types.js';
 
 const MAX_PORT = 65_535;
@@ -113,14 +114,75 @@ const log = z
   })
   .prefault({});
 
+/**
+ * Why `pattern` cannot be an ACL topic pattern: a topic filter once `%u`
+ * and `%c` are substituted, and not a `$share/` filter (a shared
+ * subscription is checked as the filter inside it).
+ */
+function aclTopicPatternProblem(pattern: string): string | undefined {
+  if (pattern.startsWith('$share/')) return 'names a shared subscription; write the filter inside it';
+  return topicFilterProblem(pattern.replaceAll('%u', 'u').replaceAll('%c', 'c'));
+}
+
+const aclTopicPattern = z.string().superRefine((pattern, ctx) => {
+  const problem = aclTopicPatternProblem(pattern);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pattern)} is not a topic filter: it ${problem}`, input: pattern });
+});
+
+const aclQueuePattern = z.string().superRefine((pattern, ctx) => {
+  if (pattern.length === 0 || /[\u0000-\u001f\u007f]/.test(pattern)) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pattern)} is not a queue name or pattern`, input: pattern });
+  }
+});
+
+const aclActions = z.strictObject({
+  publish: z.array(aclTopicPattern).optional(),
+  subscribe: z.array(aclTopicPattern).optional(),
+  produce: z.array(aclQueuePattern).optional(),
+  consume: z.array(aclQueuePattern).optional(),
+});
+
+const aclName = z.string().min(1);
+
+/** One ACL rule; see docs/auth.md. */
+const aclRule = z
+  .strictObject({
+    allow: aclActions.optional(),
+    deny: aclActions.optional(),
+    users: z.array(aclName).optional(),
+    groups: z.array(aclName).optional(),
+    anonymous: z.boolean().optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const actions = rule.allow ?? rule.deny;
+    if ((rule.allow === undefined) === (rule.deny === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a rule has exactly one of allow and deny', input: rule });
+    } else if (actions && Object.values(actions).every((list) => list === undefined)) {
+      const effect = rule.allow ? 'allow' : 'deny';
+      ctx.addIssue({ code: 'custom', path: [effect], message: 'names none of publish, subscribe, produce, consume', input: actions });
+    }
+    if (rule.anonymous === true && (rule.users !== undefined || rule.groups !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['anonymous'], message: 'anonymous: true cannot be combined with users or groups (anonymous clients have neither)', input: true });
+    }
+  });
+
+const auth = z
+  .strictObject({
+    usersFile: z.string().min(1).optional(),
+    allowAnonymous: z.boolean().default(true),
+    useCertificateCnAsUsername: z.boolean().default(false),
+    acl: z.array(aclRule).default([]),
+  })
+  .prefault({});
+
 /** The input object before listener hosts are resolved; walk its `shape` for key metadata. */
 export const rawConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   durability: z.enum(['os', 'fsync']).default('os'),
   // Loopback by default: reaching the broker from the network must be a choice someone wrote down.
   host: hostname.default('127.0.0.1'),
-  allowAnonymous: z.boolean().default(true),
   log,
+  auth,
   ...listenerSections,
   queueDefaults,
   queues: z.array(queue).default([]),

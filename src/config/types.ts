@@ -76,6 +76,44 @@ export interface QueueConfig {
   readonly deadLetter?: string | null | undefined;
 }
 
+/** What one ACL rule allows or denies; each list holds patterns (see docs/auth.md). */
+export interface AclActionsConfig {
+  /** MQTT topic filters a client may (not) publish to; `%u` and `%c` are substituted. */
+  readonly publish?: string[] | undefined;
+  /** MQTT topic filters covering the filters a client may (not) subscribe to. */
+  readonly subscribe?: string[] | undefined;
+  /** Queue names, `*` matching any run of characters, a client may (not) send to (`/queue/<name>`). */
+  readonly produce?: string[] | undefined;
+  /** Queue names or `*` patterns a client may (not) consume from. */
+  readonly consume?: string[] | undefined;
+}
+
+/**
+ * One ACL rule: exactly one of `allow` and `deny`, and who it applies to.
+ * With neither `users`, `groups` nor `anonymous` it applies to every client.
+ */
+export interface AclRuleConfig {
+  readonly allow?: AclActionsConfig | undefined;
+  readonly deny?: AclActionsConfig | undefined;
+  /** User names the rule applies to. */
+  readonly users?: string[] | undefined;
+  /** Groups (from the users file) the rule applies to. */
+  readonly groups?: string[] | undefined;
+  /** true: only clients without credentials; false: only authenticated ones. */
+  readonly anonymous?: boolean | undefined;
+}
+
+export interface AuthConfig {
+  /** YAML users file (`roost passwd`), relative to the working directory; unset: no user accounts. */
+  readonly usersFile?: string | undefined;
+  /** Clients without credentials are let in. */
+  readonly allowAnonymous: boolean;
+  /** With mutual TLS, the client certificate's CN is the user name and no password is asked. */
+  readonly useCertificateCnAsUsername: boolean;
+  /** Rules in order, the first that matches decides; empty: everything but publishing to `$SYS` is allowed. */
+  readonly acl: AclRuleConfig[];
+}
+
 export interface RoostConfig {
   /** Directory holding the LevelDB store; created if missing. */
   readonly dataDir: string;
@@ -83,9 +121,8 @@ export interface RoostConfig {
   readonly durability: Durability;
   /** Default interface for every listener. */
   readonly host: string;
-  /** Clients without credentials are let in (no auth configured yet). */
-  readonly allowAnonymous: boolean;
   readonly log: { readonly level: LogLevel; readonly pretty: boolean };
+  readonly auth: AuthConfig;
   readonly mqtt: MqttConfig;
   readonly stomp: StompConfig;
   readonly queueDefaults: QueueDefaultsConfig;

@@ -3,7 +3,7 @@
  * was written, so a problem can point at `roost.yaml:12`.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { RoostError } from '../core/errors.js';
 
 export interface YamlConfigFile {
@@ -66,6 +66,14 @@ export function readYamlConfig(file: string): YamlConfigFile {
     let node: unknown = doc.contents;
     let offset: number | undefined;
     for (const segment of segments) {
+      if (isSeq(node)) {
+        // A list entry (a queue, an ACL rule): point at the entry itself.
+        const item: unknown = node.items[Number(segment)];
+        if (!item || typeof item !== 'object') break;
+        offset = (item as YamlNode).range?.[0];
+        node = item;
+        continue;
+      }
       if (!isMap(node)) break;
       const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
       if (!pair) break;

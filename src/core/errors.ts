@@ -25,6 +25,10 @@ export type ErrorCode =
   | 'STOMP_HEADER_INVALID'
   | 'STOMP_AUTH_FAILED'
   | 'STOMP_HEARTBEAT_TIMEOUT'
+  | 'AUTH_USERS_UNREADABLE'
+  | 'AUTH_USERS_INVALID'
+  | 'AUTH_USERS_UNWRITABLE'
+  | 'AUTH_ACL_INVALID'
   | 'INTERNAL';
 
 export class RoostError extends Error {

@@ -48,8 +48,8 @@ describe('defaults', () => {
       dataDir: './data',
       durability: 'os',
       host: '127.0.0.1',
-      allowAnonymous: true,
       log: { level: 'info', pretty: process.stdout.isTTY === true },
+      auth: { allowAnonymous: true, useCertificateCnAsUsername: false, acl: [] },
       mqtt: {
         port: 1883,
         host: '127.0.0.1',
@@ -131,9 +131,12 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_DATA_DIR',
       'ROOST_DURABILITY',
       'ROOST_HOST',
-      'ROOST_ALLOW_ANONYMOUS',
       'ROOST_LOG_LEVEL',
       'ROOST_LOG_PRETTY',
+      'ROOST_AUTH_USERS_FILE',
+      'ROOST_AUTH_ALLOW_ANONYMOUS',
+      'ROOST_AUTH_USE_CERTIFICATE_CN_AS_USERNAME',
+      'ROOST_AUTH_ACL',
       'ROOST_MQTT_PORT',
       'ROOST_MQTT_HOST',
       'ROOST_MQTT_MAX_PACKET_BYTES',
@@ -173,14 +176,14 @@ describe('precedence: file, then env, then flags', () => {
   it('converts env strings to the key type', () => {
     const config = load({
       env: {
-        ROOST_ALLOW_ANONYMOUS: 'false',
+        ROOST_AUTH_ALLOW_ANONYMOUS: 'false',
         ROOST_LOG_PRETTY: 'true',
         ROOST_DURABILITY: 'fsync',
         ROOST_MQTT_MAX_QUEUED_MESSAGES: '25',
         ROOST_HOST: '',
       },
     });
-    expect(config.allowAnonymous).toBe(false);
+    expect(config.auth.allowAnonymous).toBe(false);
     expect(config.log.pretty).toBe(true);
     expect(config.durability).toBe('fsync');
     expect(config.mqtt.maxQueuedMessages).toBe(25);
@@ -212,8 +215,8 @@ describe('problems', () => {
       flags: { 'mqtt.port': 'abc', 'log.level': 'loud' },
     });
     expect(lines).toEqual([
+      `allowAnonymous: renamed to auth.allowAnonymous; use auth.allowAnonymous instead [${file}:2]`,
       `durability: expected one of os, fsync, got "fast" [${file}:1]`,
-      `allowAnonymous: expected true or false, got "yes" [${file}:2]`,
       'log.level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud" [--log-level]',
       'mqtt.port: expected an integer 0–65535, got "abc" [--mqtt-port]',
       `mqtt.maxPacketBytes: expected an integer 1–268435455, got 1.5 [${file}:5]`,
@@ -326,7 +329,7 @@ describe('config/roost.yaml', () => {
       expect(at, key.path).toBeGreaterThan(0);
       expect(lines[at - 1], `comment above ${key.path}`).toMatch(/^\s*# \S/);
     }
-    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'mqtt', 'stomp', 'queueDefaults']));
+    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'queueDefaults']));
   });
 });
 
