@@ -26,6 +26,11 @@ export function noBody(frame: StompFrame): void {
   if (frame.body.length > 0) throw violation(`a ${frame.command} frame may not carry a body`);
 }
 
+/** An ACL denial; the ERROR names the destination (issue: ERROR then close). */
+export function denied(action: string, destination: string): RoostError {
+  return new RoostError('STOMP_ACCESS_DENIED', `not authorized to ${action} ${destination}`);
+}
+
 export function violation(message: string): RoostError {
   return new RoostError('STOMP_PROTOCOL_VIOLATION', message);
 }

@@ -31,7 +31,7 @@ import {
   topicDestination,
 } from './destinations.js';
 import type { Destination, DestinationOptions } from './destinations.js';
-import { errorFrame, headerInvalid, missing, noBody, required, shown, violation } from './frame-rules.js';
+import { denied, errorFrame, headerInvalid, missing, noBody, required, shown, violation } from './frame-rules.js';
 import type { ErrorFrameOptions } from './frame-rules.js';
 import { HeartBeatTimers, negotiateHeartBeat, parseHeartBeat } from './heartbeat.js';
 import type { HeartBeat } from './heartbeat.js';
@@ -59,8 +59,36 @@ export interface StompSink {
   send(output: SessionOutput): boolean;
 }
 
-/** Decides whether `login` / `passcode` of a CONNECT may connect. Either may be absent. */
-export type StompAuthenticate = (login: string | undefined, passcode: string | undefined) => boolean | Promise<boolean>;
+/** What one authenticated connection may do; every check is synchronous (decisions are cached by the auth layer). */
+export interface StompAccess {
+  canPublish(topic: string): boolean;
+  canSubscribe(filter: string): boolean;
+  canProduce(queue: string): boolean;
+  canConsume(queue: string): boolean;
+}
+
+/** What the transport knows about the peer, beyond the CONNECT frame. */
+export interface StompPeer {
+  /** CN of a verified TLS client certificate. */
+  readonly certificateCn?: string;
+}
+
+/**
+ * Decides whether `login` / `passcode` of a CONNECT may connect (either may
+ * be absent): false refuses, true lets it do anything, a StompAccess limits it.
+ */
+export type StompAuthenticate = (
+  login: string | undefined,
+  passcode: string | undefined,
+  connect: { readonly clientId: string | undefined; readonly peer: StompPeer },
+) => boolean | StompAccess | Promise<boolean | StompAccess>;
+
+const ALLOW_ALL: StompAccess = {
+  canPublish: () => true,
+  canSubscribe: () => true,
+  canProduce: () => true,
+  canConsume: () => true,
+};
 
 /** The subset of a pino logger a session uses. */
 export interface StompLog {
@@ -124,6 +152,8 @@ export interface StompSessionInit {
   readonly clock?: StompClock;
   /** Accepts everyone when absent. */
   readonly authenticate?: StompAuthenticate;
+  /** What the transport knows of the peer (a TLS client certificate's CN). */
+  readonly peer?: StompPeer;
   readonly options?: Partial<StompSessionOptions>;
 }
 
@@ -174,6 +204,9 @@ export class StompSession {
   readonly #log: StompLog;
   readonly #clock: StompClock;
   readonly #authenticate: StompAuthenticate | undefined;
+  readonly #peer: StompPeer;
+  /** Everything until CONNECT is authenticated; then what the auth hook granted. */
+  #access: StompAccess = ALLOW_ALL;
   readonly #options: StompSessionOptions;
   readonly #destinations: DestinationOptions;
 
@@ -208,6 +241,7 @@ export class StompSession {
     this.#log = init.log;
     this.#clock = init.clock ?? SYSTEM_CLOCK;
     this.#authenticate = init.authenticate;
+    this.#peer = init.peer ?? {};
     this.#options = { ...DEFAULT_STOMP_SESSION_OPTIONS, ...init.options };
     this.#transactions = new Transactions(this.#options);
     this.#destinations = {
@@ -377,15 +411,17 @@ export class StompSession {
     const clientBeats: HeartBeat = version === '1.0' ? [0, 0] : parseHeartBeat(header(frame, 'heart-beat'));
     const login = header(frame, 'login');
     const passcode = header(frame, 'passcode');
-    const allowed = this.#authenticate === undefined ? true : await this.#authenticate(login, passcode);
+    const clientId = header(frame, 'client-id');
+    const granted = this.#authenticate === undefined ? true : await this.#authenticate(login, passcode, { clientId, peer: this.#peer });
     if (this.#state === 'closed') return;
-    if (!allowed) {
+    if (granted === false) {
       throw new RoostError('STOMP_AUTH_FAILED', 'the login and passcode were not accepted');
     }
+    this.#access = granted === true ? ALLOW_ALL : granted;
 
     this.#version = version;
     this.#login = login;
-    this.#clientId = header(frame, 'client-id');
+    this.#clientId = clientId;
     this.#state = 'connected';
     this.#clearConnectTimer();
 
@@ -421,7 +457,16 @@ export class StompSession {
   // ---------------------------------------------------------------- SEND
 
   async #onSend(frame: StompFrame): Promise<void> {
-    const destination = parseDestination(required(frame, 'destination'), 'send', this.#destinations);
+    const destinationText = required(frame, 'destination');
+    const destination = parseDestination(destinationText, 'send', this.#destinations);
+    // Checked on arrival, also inside a transaction: a COMMIT cannot fail half-way on a denial.
+    const allowed =
+      destination.kind === 'topic'
+        ? this.#access.canPublish(destination.topic)
+        : destination.kind === 'queue'
+          ? this.#access.canProduce(destination.queue)
+          : true; // a connection's own temp queues are its own
+    if (!allowed) throw denied('send to', destinationText);
     const txId = header(frame, 'transaction');
     if (txId !== undefined) {
       this.#transactions.add(txId, { kind: 'send', frame, destination });
@@ -504,6 +549,9 @@ export class StompSession {
     if (mode === undefined) throw headerInvalid(`ack ${JSON.stringify(modeText.slice(0, 40))} is not auto, client or client-individual`);
     const prefetch = this.#prefetchOf(frame);
     const parsed = parseDestination(destinationText, 'subscribe', this.#destinations);
+    const allowed =
+      parsed.kind === 'topic' ? this.#access.canSubscribe(parsed.topic) : parsed.kind === 'queue' ? this.#access.canConsume(parsed.queue) : true;
+    if (!allowed) throw denied('subscribe to', destinationText);
 
     const durableName = header(frame, 'activemq.subscriptionName') ?? (header(frame, 'durable') === 'true' ? explicitId : undefined);
     if (header(frame, 'durable') === 'true' && durableName === undefined) {

@@ -370,6 +370,44 @@ describe('StompSession: CONNECT and version negotiation', () => {
     await t.session.close('test');
   });
 
+  it('passes the client-id to the auth hook and enforces the access it grants', async () => {
+    const seen: Array<string | undefined> = [];
+    const access = {
+      canPublish: (topic: string) => topic.startsWith('ann/'),
+      canSubscribe: (filter: string) => filter === 'ann/#',
+      canProduce: (queue: string) => queue === 'orders',
+      canConsume: () => false,
+    };
+    const make = (): Setup =>
+      setup({}, {
+        authenticate: (_login, _passcode, connect) => {
+          seen.push(connect.clientId);
+          return access;
+        },
+      });
+    const allowed = make();
+    await allowed.connect({ 'accept-version': '1.2', login: 'ann', 'client-id': 'c-7' });
+    expect(seen).toEqual(['c-7']);
+    await allowed.send('SEND', { destination: '/topic/ann/x', receipt: 'r1' }, 'ok');
+    await allowed.send('SEND', { destination: '/queue/orders', receipt: 'r2' }, 'ok');
+    await allowed.send('SUBSCRIBE', { id: 's', destination: '/topic/ann/#', receipt: 'r3' });
+    expect(allowed.sink.fresh().map((f) => header(f, 'receipt-id'))).toEqual(['r1', 'r2', 'r3']);
+    await allowed.session.close('test');
+
+    for (const [command, headers] of [
+      ['SEND', { destination: '/topic/bob/x' }],
+      ['SEND', { destination: '/queue/payroll' }],
+      ['SUBSCRIBE', { id: 's', destination: '/topic/#' }],
+      ['SUBSCRIBE', { id: 's', destination: '/queue/orders' }],
+    ] as const) {
+      const t = make();
+      await t.connect({ 'accept-version': '1.2', login: 'ann' });
+      await t.send(command, headers, command === 'SEND' ? 'x' : '');
+      const error = expectError(t, /not authorized/);
+      expect(header(error, 'message')).toContain(headers.destination);
+    }
+  });
+
   it('closes a connection that sends no CONNECT within connectTimeoutMs', async () => {
     const t = setup({ connectTimeoutMs: 5000 });
     t.clock.advance(4999);
