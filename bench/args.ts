@@ -108,12 +108,12 @@ function integerValue(value: string | boolean | undefined, name: string, min: nu
 export const USAGE = `usage: npm run bench -- <scenario ...|all> [options]
 
   --list              list the scenarios and exit
-  --compare           also run the reference targets (bare aedes; mosquitto when installed)
+  --compare           also run the reference targets (stock aedes; mosquitto when installed)
   --table             print a markdown table of all results at the end
   --duration-ms N     length of each measured phase (default ${DEFAULT_DURATION_MS})
   --host H --port P   measure an already running broker instead of starting targets
                       (add --pid N so its CPU and RSS can be read)
-  --targets a,b       start exactly these targets (roost, aedes, mosquitto)
+  --targets a,b       start exactly these targets (roost, aedes, mosquitto, aedes-patched)
   --warmup-ms N       load before the measured phase (default 1000)
   --settle-ms N       quiet time that ends the settle phase before loss is counted (default 1000)
   --max-ahead N       QoS 0 throughput: deliveries publishers may be ahead of subscribers (default 50000)

@@ -1,9 +1,12 @@
 /**
  * The one root logger. Everything else logs through `log.child({...})` of it.
  */
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import type { RoostConfig } from './config/types.js';
+
+/** pino-pretty and its dependencies cost a few MB of heap: loaded only when pretty output is asked for. */
+const requirePretty = (): typeof import('pino-pretty') => createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
 
 /**
  * Credentials can ride along in a logged connect packet or options object;
@@ -24,7 +27,7 @@ export function createLogger(options: RoostConfig['log'], destination?: Destinat
   };
   if (options.pretty) {
     // In-process and synchronous rather than a worker transport: a worker can lose its tail on exit.
-    const stream = pretty({
+    const stream = requirePretty()({
       sync: true,
       destination: destination ?? 1,
       colorize: destination === undefined && process.stdout.isTTY === true,

@@ -1,18 +1,24 @@
 /**
  * Reference target: bare in-memory aedes on a plain TCP listener, no
  * persistence, no auth, no logging — the floor Roost's MQTT path is built on.
- * Run by the harness as `node dist/bench/targets/aedes.js <port>`; it listens
- * on 127.0.0.1 and exits on SIGTERM/SIGINT.
+ * Run by the harness as `node dist/bench/targets/aedes.js <port> [aedes-dir]`:
+ * with a directory, the aedes package found there (the harness passes a stock
+ * install); without, node_modules/aedes (Roost's patched copy). It listens on
+ * 127.0.0.1 and exits on SIGTERM/SIGINT.
  */
 
 import net from 'node:net';
-import { Aedes } from 'aedes';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Aedes as AedesType } from 'aedes';
 
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-  process.stderr.write(`usage: aedes.js <port 1-65535>, got ${process.argv[2] ?? '(none)'}\n`);
+  process.stderr.write(`usage: aedes.js <port 1-65535> [aedes-dir], got ${process.argv[2] ?? '(none)'}\n`);
   process.exit(2);
 }
+const dir = process.argv[3];
+const { Aedes } = (await import(dir === undefined ? 'aedes' : pathToFileURL(join(dir, 'aedes.js')).href)) as { Aedes: typeof AedesType };
 
 const broker = await Aedes.createBroker();
 const server = net.createServer(broker.handle);

@@ -1,4 +1,4 @@
-import type { Accepted, RouteTarget, Router, RoutedMessage } from '../../src/core/router.js';
+import type { Accepted, PublisherFlow, RouteTarget, Router, RoutedMessage } from '../../src/core/router.js';
 import type { Message, QoS } from '../../src/core/message.js';
 
 /** aedes' listener signature: a packet in, a callback when it is handled. */
@@ -18,7 +18,8 @@ interface SubscriptionMeta {
 export interface AedesMq {
   on(topic: string, notify: Notify, done?: () => void): AedesMq;
   removeListener(topic: string, notify: Notify, done?: () => void): AedesMq;
-  emit(packet: Message, done?: (err?: Error | null) => void): void;
+  /** `from` is the publishing client (Roost's aedes patch passes it); absent for the broker's own messages. */
+  emit(packet: Message, done?: (err?: Error | null) => void, from?: PublisherFlow): void;
   close(done: () => void): void;
 }
 
@@ -64,8 +65,9 @@ export function routerAsMq(router: Router): AedesMq {
       if (done) setImmediate(done);
       return mq;
     },
-    emit(packet, done) {
-      router.publish(packet, (err) => done?.(err ?? null));
+    emit(packet, done, from) {
+      // aedes' callback takes the router's (err) as it is: no closure per message.
+      router.publish(packet, done ?? ignore, from);
     },
     close(done) {
       setImmediate(done);
@@ -73,3 +75,5 @@ export function routerAsMq(router: Router): AedesMq {
   };
   return mq;
 }
+
+function ignore(): void {}

@@ -23,18 +23,51 @@ export interface RouteTarget {
   readonly subscriptionId?: number;
   /**
    * A durable target (a queue in the store) must accept before the publisher
-   * is acknowledged. Live targets are never awaited, so one slow consumer
-   * cannot hold up a publisher or anyone else.
+   * is acknowledged. Live targets are never awaited for their own sake (see
+   * `RouterOptions.holdAbovePending` for the bounded hold a busy one causes).
    */
   readonly durable?: boolean;
+}
+
+/**
+ * The connection a message was read from, as far as flow control needs it:
+ * the router pauses reading from it while a target it feeds is too far
+ * behind. An aedes client fits; so can a STOMP session.
+ */
+export interface PublisherFlow {
+  pause(): void;
+  resume(): void;
 }
 
 /** The message as one owner receives it: identifiers of every matching subscription. */
 export type RoutedMessage = Message & { readonly subscriptionIds?: readonly number[] };
 
 export interface RouterOptions {
-  /** Live deliveries a target may have outstanding before further QoS 0 messages to it are dropped. */
+  /** Live deliveries a target may have outstanding before further QoS 0 messages to it are dropped (counted). */
   readonly maxPendingPerTarget: number;
+  /**
+   * Outstanding deliveries above which a live target holds back its
+   * publishers until it is back down to half this: the connection of a
+   * publish that reaches it is paused (`PublisherFlow`), or, for a publish
+   * without one, its `accepted` is deferred. Default 1,000 (never more than
+   * `maxPendingPerTarget`).
+   */
+  readonly holdAbovePending?: number;
+  /**
+   * A target that completes no delivery for this long while it holds
+   * publishers is stalled: its held publishers are released, it holds no one
+   * until it is back down to half `holdAbovePending`, and QoS 0 to it past
+   * `maxPendingPerTarget` is dropped. Default 1,000 ms; checked every quarter
+   * of it.
+   */
+  readonly stallTimeoutMs?: number;
+  /**
+   * The longest a target holds its publishers at a stretch, however steadily
+   * it progresses: past it the target is treated as stalled. Bounds how long
+   * a publishing connection goes unread (its keepalive must not expire).
+   * Default 2,000 ms, never less than `stallTimeoutMs`.
+   */
+  readonly maxHoldMs?: number;
 }
 
 export interface RouterStats {
@@ -42,20 +75,132 @@ export interface RouterStats {
   routed: number;
   /** QoS 0 deliveries dropped because their target had too many outstanding. */
   droppedSlow: number;
+  /** Times a busy live target held a publisher back (paused its connection, or deferred a publish). */
+  held: number;
+  /** Times a live target was found stalled (or held publishers for `maxHoldMs`) and let them go. */
+  stalled: number;
+}
+
+const DEFAULT_MAX_PENDING = 10_000;
+const DEFAULT_HOLD_ABOVE = 1_000;
+const DEFAULT_STALL_TIMEOUT_MS = 1_000;
+const DEFAULT_MAX_HOLD_MS = 2_000;
+const STALL_CHECKS_PER_TIMEOUT = 4;
+const LEVELS_CACHE_SIZE = 4_096;
+/** Targets on one trie node past which it keeps an index of them. */
+const INDEXED_ABOVE = 16;
+
+/** One publish whose acceptance waits for durable targets or several busy live ones. */
+class Acceptance {
+  #waiting = 1;
+  #failure: Error | null = null;
+  readonly #accepted: Accepted;
+  /** Settles one wait; the publish is accepted when the last one settles, with the first error. */
+  readonly settle: Accepted;
+
+  constructor(accepted: Accepted) {
+    this.#accepted = accepted;
+    this.settle = (err) => {
+      if (err && !this.#failure) this.#failure = err;
+      if (--this.#waiting === 0) this.#accepted(this.#failure);
+    };
+  }
+
+  /** Adds one wait and returns its settle. */
+  join(): Accepted {
+    this.#waiting++;
+    return this.settle;
+  }
+}
+
+/** What one publish has to wait for, gathered while it is routed. */
+interface PublishRun {
+  readonly accepted: Accepted;
+  readonly from: PublisherFlow | undefined;
+  acceptance: Acceptance | null;
+  /** The first busy live target reached; waited on without an Acceptance when it is the only wait. */
+  hold: Slot | null;
+}
+
+/** Per-owner count of subscribed targets: only owners with several need merging. */
+interface OwnerRecord {
+  targets: number;
+}
+
+/** The router's view of one target: its outstanding deliveries and held publishers. */
+class Slot {
+  readonly target: RouteTarget;
+  readonly owner: OwnerRecord | undefined;
+  /** Filters this target is subscribed under. */
+  filters = 0;
+  pending = 0;
+  /** Completed deliveries, ever: the stall check compares it between ticks. */
+  completed = 0;
+  completedAtCheck = 0;
+  idleChecks = 0;
+  /** Stall checks since it started holding publishers. */
+  heldChecks = 0;
+  stalled = false;
+  /** Settles of publishes held until this target drains; null when none. */
+  waiters: Accepted[] | null = null;
+  /** Publishing connections paused until this target drains; null when none. */
+  paused: Set<PublisherFlow> | null = null;
+  /** The one completion callback every live delivery to this target gets. */
+  readonly done: Accepted;
+
+  constructor(target: RouteTarget, owner: OwnerRecord | undefined, drained: (slot: Slot) => void, lowWater: number) {
+    this.target = target;
+    this.owner = owner;
+    this.done = () => {
+      this.completed++;
+      if (--this.pending <= lowWater && (this.waiters !== null || this.paused !== null || this.stalled)) drained(this);
+    };
+  }
 }
 
 interface SharedGroup {
-  readonly members: RouteTarget[];
+  readonly members: Slot[];
   next: number;
 }
 
 class TrieNode {
   readonly children = new Map<string, TrieNode>();
-  readonly targets = new Set<RouteTarget>();
+  /** An array, not a Set: iterating a Set allocates an iterator on every publish. */
+  readonly targets: Slot[] = [];
+  /**
+   * Where each target sits in `targets`, once there are enough of them that
+   * a linear search would make subscribing many to one filter quadratic.
+   */
+  #at: Map<Slot, number> | null = null;
   readonly groups = new Map<string, SharedGroup>();
 
+  add(slot: Slot): boolean {
+    const targets = this.targets;
+    if (this.#indexOf(slot) >= 0) return false;
+    this.#at?.set(slot, targets.length);
+    targets.push(slot);
+    if (this.#at === null && targets.length > INDEXED_ABOVE) this.#at = new Map(targets.map((t, i) => [t, i]));
+    return true;
+  }
+
+  delete(slot: Slot): boolean {
+    const at = this.#indexOf(slot);
+    if (at < 0) return false;
+    this.#at?.delete(slot);
+    const last = this.targets.pop() as Slot;
+    if (last !== slot) {
+      this.targets[at] = last;
+      this.#at?.set(last, at);
+    }
+    return true;
+  }
+
+  #indexOf(slot: Slot): number {
+    return this.#at === null ? this.targets.indexOf(slot) : (this.#at.get(slot) ?? -1);
+  }
+
   isEmpty(): boolean {
-    return this.children.size === 0 && this.targets.size === 0 && this.groups.size === 0;
+    return this.children.size === 0 && this.targets.length === 0 && this.groups.size === 0;
   }
 }
 
@@ -64,23 +209,54 @@ class TrieNode {
  * made them. Matching walks only the branches a topic can reach.
  * `$share/<group>/<filter>` subscriptions are kept per group at the inner
  * filter's node, and each message goes to one member per group, in turn.
+ *
+ * Flow control: the router never waits for a live target to take a message.
+ * A target with more than `holdAbovePending` deliveries outstanding holds
+ * back the publishers that reach it (pauses their connections, or defers
+ * `accepted` for a publish that names none) until it drains or is found
+ * stalled; see `RouterOptions`.
  */
 export class Router {
   readonly #root = new TrieNode();
-  readonly #pending = new Map<RouteTarget, number>();
+  readonly #slots = new Map<RouteTarget, Slot>();
+  readonly #owners = new Map<object, OwnerRecord>();
   readonly #maxPending: number;
-  readonly stats: RouterStats = { routed: 0, droppedSlow: 0 };
+  readonly #holdAbove: number;
+  readonly #lowWater: number;
+  readonly #stallCheckMs: number;
+  readonly #stallChecks: number;
+  readonly #maxHoldChecks: number;
+  /** Slots that hold publishers (or were found stalled) and are watched for progress. */
+  readonly #watched = new Set<Slot>();
+  /** How many targets hold each paused connection; it resumes when none does. */
+  readonly #pausedFlows = new Map<PublisherFlow, number>();
+  #watchdog: NodeJS.Timeout | undefined;
+  readonly #drained = (slot: Slot): void => this.#release(slot, false);
+  /** Reused by non-nested publishes so routing a message allocates no match list. */
+  readonly #scratch: Slot[] = [];
+  #depth = 0;
+  /** Recently published topic names, split into levels (read only). */
+  readonly #levels = new Map<string, string[]>();
+  readonly stats: RouterStats = { routed: 0, droppedSlow: 0, held: 0, stalled: 0 };
 
-  constructor(options: RouterOptions = { maxPendingPerTarget: 10_000 }) {
+  constructor(options: RouterOptions = { maxPendingPerTarget: DEFAULT_MAX_PENDING }) {
     this.#maxPending = options.maxPendingPerTarget;
+    this.#holdAbove = Math.max(1, Math.min(options.holdAbovePending ?? DEFAULT_HOLD_ABOVE, this.#maxPending));
+    this.#lowWater = Math.floor(this.#holdAbove / 2);
+    const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.#stallCheckMs = Math.max(1, Math.ceil(stallMs / STALL_CHECKS_PER_TIMEOUT));
+    this.#stallChecks = Math.max(1, Math.ceil(stallMs / this.#stallCheckMs));
+    const maxHoldMs = Math.max(stallMs, options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS);
+    this.#maxHoldChecks = Math.max(this.#stallChecks, Math.ceil(maxHoldMs / this.#stallCheckMs));
   }
 
   /** Adds `target` under `filter` (which may be a `$share` filter). The filter must already be valid. */
   subscribe(filter: string, target: RouteTarget): void {
     const shared = parseShared(filter);
     const node = this.#nodeFor(shared ? shared.filter : filter, true) as TrieNode;
+    const slot = this.#slotFor(target);
     if (!shared) {
-      node.targets.add(target);
+      if (node.add(slot)) slot.filters++;
       return;
     }
     let group = node.groups.get(shared.group);
@@ -88,11 +264,16 @@ export class Router {
       group = { members: [], next: 0 };
       node.groups.set(shared.group, group);
     }
-    if (!group.members.includes(target)) group.members.push(target);
+    if (!group.members.includes(slot)) {
+      group.members.push(slot);
+      slot.filters++;
+    }
   }
 
   /** Removes `target` from `filter`; a no-op when it was not there. */
   unsubscribe(filter: string, target: RouteTarget): void {
+    const slot = this.#slots.get(target);
+    if (!slot) return;
     const shared = parseShared(filter);
     const levels = (shared ? shared.filter : filter).split('/');
     const path: TrieNode[] = [this.#root];
@@ -102,17 +283,21 @@ export class Router {
       if (!node) return;
       path.push(node);
     }
+    let removed = false;
     if (!shared) {
-      node.targets.delete(target);
+      removed = node.delete(slot);
     } else {
       const group = node.groups.get(shared.group);
       if (group) {
-        const at = group.members.indexOf(target);
-        if (at >= 0) group.members.splice(at, 1);
+        const at = group.members.indexOf(slot);
+        if (at >= 0) {
+          group.members.splice(at, 1);
+          removed = true;
+        }
         if (group.members.length === 0) node.groups.delete(shared.group);
       }
     }
-    this.#pending.delete(target);
+    if (removed && --slot.filters === 0) this.#forget(slot);
     // Prune empty branches so churn of unique topics does not leak nodes.
     for (let i = path.length - 1; i > 0; i--) {
       const child = path[i] as TrieNode;
@@ -124,82 +309,198 @@ export class Router {
   /**
    * Routes `message` to every matching target. `accepted` runs once every
    * durable target has taken it; live targets are handed the message and not
-   * awaited.
+   * awaited. A live target that is too far behind holds the publisher back
+   * (see `RouterOptions.holdAbovePending`): `from`, the connection the
+   * message came from, is paused until the target drains or stalls; without
+   * `from`, `accepted` waits for that instead.
    */
-  publish(message: Message, accepted: Accepted): void {
+  publish(message: Message, accepted: Accepted, from?: PublisherFlow): void {
     this.stats.routed++;
-    const matches: RouteTarget[] = [];
-    this.#collect(message.topic, matches);
-    if (matches.length === 0) {
-      accepted();
-      return;
-    }
-
-    let waiting = 1;
-    let failure: Error | null = null;
-    const settle = (err?: Error | null): void => {
-      if (err && !failure) failure = err;
-      if (--waiting === 0) accepted(failure);
-    };
-
-    for (const [target, routed] of this.#mergeByOwner(matches, message)) {
-      if (target.durable) {
-        waiting++;
-        target.deliver(routed, settle);
-      } else {
-        this.#deliverLive(target, routed);
+    const matches = this.#depth === 0 ? this.#scratch : [];
+    this.#depth++;
+    const run: PublishRun = { accepted, from, acceptance: null, hold: null };
+    try {
+      this.#collect(message.topic, matches);
+      let merge = false;
+      for (let i = 0; i < matches.length; i++) {
+        const slot = matches[i] as Slot;
+        // An owner with a single subscription cannot match twice.
+        if (slot.owner !== undefined && slot.owner.targets > 1) {
+          merge = true;
+          continue;
+        }
+        const id = slot.target.subscriptionId;
+        this.#deliver(slot, id === undefined ? message : withIds(message, [id]), run);
       }
+      if (merge) this.#deliverMerged(matches, message, run);
+    } finally {
+      matches.length = 0;
+      this.#depth--;
     }
-    settle();
+    const { acceptance, hold } = run;
+    // The common held case, one busy target and nothing durable, waits on `accepted` itself.
+    if (hold !== null) this.#hold(hold, acceptance === null ? accepted : acceptance.join());
+    if (acceptance !== null) acceptance.settle();
+    else if (hold === null) accepted();
   }
 
-  #deliverLive(target: RouteTarget, message: RoutedMessage): void {
-    const pending = this.#pending.get(target) ?? 0;
-    if (pending >= this.#maxPending && message.qos === 0) {
+  #deliver(slot: Slot, message: RoutedMessage, run: PublishRun): void {
+    if (slot.target.durable) {
+      run.acceptance ??= new Acceptance(run.accepted);
+      slot.target.deliver(message, run.acceptance.join());
+      return;
+    }
+    if (slot.pending >= this.#maxPending && message.qos === 0) {
       this.stats.droppedSlow++;
-      return;
+    } else {
+      slot.pending++;
+      slot.target.deliver(message, slot.done);
     }
-    this.#pending.set(target, pending + 1);
-    target.deliver(message, () => {
-      const left = (this.#pending.get(target) ?? 1) - 1;
-      if (left <= 0) this.#pending.delete(target);
-      else this.#pending.set(target, left);
-    });
+    if (slot.pending >= this.#holdAbove && !slot.stalled) {
+      if (run.from !== undefined) {
+        // A session's own subscription never pauses it: its acknowledgements must still be read.
+        if (slot.target.owner !== run.from) this.#pause(slot, run.from);
+      } else if (run.hold === null) {
+        run.hold = slot;
+      } else {
+        run.acceptance ??= new Acceptance(run.accepted);
+        this.#hold(slot, run.acceptance.join());
+      }
+    }
   }
 
-  /** Picks, per owner, the subscription with the highest QoS and gathers every identifier. */
-  #mergeByOwner(matches: RouteTarget[], message: Message): Iterable<[RouteTarget, RoutedMessage]> {
-    if (matches.length === 1) {
-      const only = matches[0] as RouteTarget;
-      return [[only, withIds(message, only.subscriptionId === undefined ? undefined : [only.subscriptionId])]];
-    }
-    const byOwner = new Map<object, { best: RouteTarget; ids: number[] }>();
-    const out: [RouteTarget, RoutedMessage][] = [];
-    for (const target of matches) {
-      if (!target.owner) {
-        out.push([target, withIds(message, target.subscriptionId === undefined ? undefined : [target.subscriptionId])]);
-        continue;
-      }
-      const seen = byOwner.get(target.owner);
+  #pause(slot: Slot, flow: PublisherFlow): void {
+    const paused = (slot.paused ??= new Set());
+    if (paused.has(flow)) return;
+    paused.add(flow);
+    this.stats.held++;
+    const holds = this.#pausedFlows.get(flow) ?? 0;
+    this.#pausedFlows.set(flow, holds + 1);
+    if (holds === 0) flow.pause();
+    this.#watch(slot);
+  }
+
+  #hold(slot: Slot, settle: Accepted): void {
+    this.stats.held++;
+    (slot.waiters ??= []).push(settle);
+    this.#watch(slot);
+  }
+
+  /** For owners with several subscriptions: one delivery per owner, at the highest QoS, with every identifier. */
+  #deliverMerged(matches: Slot[], message: Message, run: PublishRun): void {
+    const byOwner = new Map<OwnerRecord, { best: Slot; ids: number[] }>();
+    for (const slot of matches) {
+      const owner = slot.owner;
+      if (owner === undefined || owner.targets <= 1) continue;
+      const id = slot.target.subscriptionId;
+      const seen = byOwner.get(owner);
       if (!seen) {
-        byOwner.set(target.owner, { best: target, ids: target.subscriptionId === undefined ? [] : [target.subscriptionId] });
+        byOwner.set(owner, { best: slot, ids: id === undefined ? [] : [id] });
         continue;
       }
-      if ((target.qos ?? 2) > (seen.best.qos ?? 2)) seen.best = target;
-      if (target.subscriptionId !== undefined && !seen.ids.includes(target.subscriptionId)) seen.ids.push(target.subscriptionId);
+      if ((slot.target.qos ?? 2) > (seen.best.target.qos ?? 2)) seen.best = slot;
+      if (id !== undefined && !seen.ids.includes(id)) seen.ids.push(id);
     }
-    for (const { best, ids } of byOwner.values()) out.push([best, withIds(message, ids.length > 0 ? ids : undefined)]);
-    return out;
+    for (const { best, ids } of byOwner.values()) this.#deliver(best, ids.length > 0 ? withIds(message, ids) : message, run);
   }
 
-  #collect(topic: string, out: RouteTarget[]): void {
-    const levels = topic.split('/');
+  #watch(slot: Slot): void {
+    if (this.#watched.has(slot)) return;
+    slot.completedAtCheck = slot.completed;
+    slot.idleChecks = 0;
+    slot.heldChecks = 0;
+    this.#watched.add(slot);
+    if (this.#watchdog === undefined) {
+      this.#watchdog = setInterval(() => this.#checkStalls(), this.#stallCheckMs);
+      this.#watchdog.unref();
+    }
+  }
+
+  #checkStalls(): void {
+    for (const slot of this.#watched) {
+      const progressed = slot.completed !== slot.completedAtCheck;
+      slot.completedAtCheck = slot.completed;
+      slot.idleChecks = progressed ? 0 : slot.idleChecks + 1;
+      if (slot.idleChecks >= this.#stallChecks || ++slot.heldChecks >= this.#maxHoldChecks) {
+        this.stats.stalled++;
+        this.#release(slot, true);
+      }
+    }
+  }
+
+  /** Lets the publishers held by `slot` go; `stalled` marks it as holding no one until it drains. */
+  #release(slot: Slot, stalled: boolean): void {
+    slot.stalled = stalled;
+    this.#letGo(slot);
+  }
+
+  #letGo(slot: Slot): void {
+    this.#unwatch(slot);
+    const waiters = slot.waiters;
+    const paused = slot.paused;
+    slot.waiters = null;
+    slot.paused = null;
+    if (paused !== null) {
+      for (const flow of paused) {
+        const holds = (this.#pausedFlows.get(flow) ?? 1) - 1;
+        if (holds > 0) {
+          this.#pausedFlows.set(flow, holds);
+        } else {
+          this.#pausedFlows.delete(flow);
+          flow.resume();
+        }
+      }
+    }
+    if (waiters !== null) for (const settle of waiters) settle();
+  }
+
+  #unwatch(slot: Slot): void {
+    this.#watched.delete(slot);
+    if (this.#watched.size === 0 && this.#watchdog !== undefined) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+    }
+  }
+
+  #slotFor(target: RouteTarget): Slot {
+    let slot = this.#slots.get(target);
+    if (slot) return slot;
+    let owner: OwnerRecord | undefined;
+    if (target.owner !== undefined) {
+      owner = this.#owners.get(target.owner);
+      if (!owner) {
+        owner = { targets: 0 };
+        this.#owners.set(target.owner, owner);
+      }
+      owner.targets++;
+    }
+    slot = new Slot(target, owner, this.#drained, this.#lowWater);
+    this.#slots.set(target, slot);
+    return slot;
+  }
+
+  /** The target has no filter left: publishers held on it go, its owner count drops. */
+  #forget(slot: Slot): void {
+    this.#slots.delete(slot.target);
+    const owner = slot.owner;
+    if (owner !== undefined && --owner.targets === 0) this.#owners.delete(slot.target.owner as object);
+    this.#letGo(slot);
+  }
+
+  #collect(topic: string, out: Slot[]): void {
+    // Devices publish to the same topics over and over: split each once.
+    let levels = this.#levels.get(topic);
+    if (levels === undefined) {
+      if (this.#levels.size >= LEVELS_CACHE_SIZE) this.#levels.clear();
+      levels = topic.split('/');
+      this.#levels.set(topic, levels);
+    }
     // [MQTT-4.7.2-1] wildcards at the first level do not match `$` topics.
     const dollar = topic.charCodeAt(0) === 0x24;
     this.#walk(this.#root, levels, 0, dollar, out);
   }
 
-  #walk(node: TrieNode, levels: string[], depth: number, dollar: boolean, out: RouteTarget[]): void {
+  #walk(node: TrieNode, levels: string[], depth: number, dollar: boolean, out: Slot[]): void {
     const wildOk = !(dollar && depth === 0);
     if (wildOk) {
       const hash = node.children.get('#');
@@ -219,12 +520,14 @@ export class Router {
     }
   }
 
-  #take(node: TrieNode, out: RouteTarget[]): void {
-    for (const target of node.targets) out.push(target);
+  #take(node: TrieNode, out: Slot[]): void {
+    const targets = node.targets;
+    for (let i = 0; i < targets.length; i++) out.push(targets[i] as Slot);
+    if (node.groups.size === 0) return;
     for (const group of node.groups.values()) {
       const members = group.members;
       if (members.length === 0) continue;
-      const pick = members[group.next % members.length] as RouteTarget;
+      const pick = members[group.next % members.length] as Slot;
       group.next = (group.next + 1) % members.length;
       out.push(pick);
     }
@@ -248,7 +551,7 @@ export class Router {
   get size(): number {
     let count = 0;
     const visit = (node: TrieNode): void => {
-      count += node.targets.size;
+      count += node.targets.length;
       for (const group of node.groups.values()) count += group.members.length;
       for (const child of node.children.values()) visit(child);
     };
@@ -257,6 +560,6 @@ export class Router {
   }
 }
 
-function withIds(message: Message, ids: readonly number[] | undefined): RoutedMessage {
-  return ids === undefined ? message : { ...message, subscriptionIds: ids };
+function withIds(message: Message, ids: readonly number[]): RoutedMessage {
+  return { ...message, subscriptionIds: ids };
 }

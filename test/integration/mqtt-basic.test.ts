@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { connect, end, messagesWithin, nextMessages, type ProtocolVersion } from '../helpers/mqtt.js';
+import { RawMqtt } from '../helpers/raw-mqtt.js';
 
 describe.each([3, 4, 5] as ProtocolVersion[])('MQTT protocol version %i', (protocolVersion) => {
   let t: TestBroker;
@@ -87,5 +88,30 @@ describe.each([3, 4, 5] as ProtocolVersion[])('MQTT protocol version %i', (proto
     await pub.publishAsync('visible/x', 'shown', { qos: 1 });
     const got = await messagesWithin(sub, 300);
     expect(got.map((m) => m.topic)).toEqual(['visible/x']);
+  });
+});
+
+describe('the DUP flag', () => {
+  let t: TestBroker;
+  const raws: RawMqtt[] = [];
+  beforeEach(async () => {
+    t = await startBroker();
+  });
+  afterEach(async () => {
+    for (const r of raws.splice(0)) r.destroy();
+    await t.close();
+  });
+
+  it.each([4, 5] as const)('is not passed on, and is 0 on a QoS 0 delivery (v%i) [MQTT-3.3.1-2] [MQTT-3.3.1-3]', async (version) => {
+    const sub = await RawMqtt.connected(t.mqttPort, version, { clientId: `dup-sub-${version}` });
+    raws.push(sub);
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'dup/#', qos: 0 }] });
+    await sub.next('suback');
+    const pub = await RawMqtt.connected(t.mqttPort, version, { clientId: `dup-pub-${version}` });
+    raws.push(pub);
+    pub.send({ cmd: 'publish', topic: 'dup/x', payload: Buffer.from('again'), qos: 1, messageId: 7, dup: true, retain: false });
+    await pub.next('puback');
+    const delivered = await sub.next('publish');
+    expect(delivered).toMatchObject({ topic: 'dup/x', qos: 0, dup: false });
   });
 });

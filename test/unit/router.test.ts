@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../src/core/message.js';
-import { Router, type RouteTarget, type RoutedMessage } from '../../src/core/router.js';
+import { Router, type Accepted, type PublisherFlow, type RouteTarget, type RoutedMessage } from '../../src/core/router.js';
 import { topicMatches } from '../../src/core/topic.js';
 
 const message = (topic: string, qos: 0 | 1 | 2 = 0): Message => ({ cmd: 'publish', topic, payload: Buffer.from(topic), qos, retain: false });
@@ -84,6 +84,21 @@ describe('Router', () => {
     expect(router.stats.droppedSlow).toBe(3);
   });
 
+  it('keeps many targets on one filter straight through subscribe, resubscribe and unsubscribe', async () => {
+    const router = new Router();
+    const targets = Array.from({ length: 100 }, () => recorder());
+    for (const t of targets) router.subscribe('a/b', t);
+    for (const t of targets) router.subscribe('a/b', t);
+    expect(router.size).toBe(100);
+    await publish(router, message('a/b'));
+    targets.forEach((t, i) => i % 3 === 0 && router.unsubscribe('a/b', t));
+    expect(router.size).toBe(66);
+    await publish(router, message('a/b'));
+    expect(targets.map((t) => t.got.length)).toEqual(targets.map((_, i) => (i % 3 === 0 ? 1 : 2)));
+    for (const t of targets) router.unsubscribe('a/b', t);
+    expect(router.size).toBe(0);
+  });
+
   it('forgets plain and shared targets on unsubscribe', () => {
     const router = new Router();
     const t = recorder();
@@ -93,5 +108,152 @@ describe('Router', () => {
     router.unsubscribe('a/b/c/d', t);
     router.unsubscribe('$share/g/a/b', t);
     expect(router.size).toBe(0);
+  });
+});
+
+/** A live target that keeps every delivery outstanding until `finish(n)`. */
+function parked(extra: Partial<RouteTarget> = {}): RouteTarget & { waiting: Accepted[]; finish(n: number): void } {
+  const waiting: Accepted[] = [];
+  return {
+    ...extra,
+    waiting,
+    deliver(_m, accepted) {
+      waiting.push(accepted);
+    },
+    finish(n) {
+      for (const accepted of waiting.splice(0, n)) accepted();
+    },
+  };
+}
+
+function flow(): PublisherFlow & { paused: boolean; pauses: number } {
+  const f = {
+    paused: false,
+    pauses: 0,
+    pause() {
+      f.paused = true;
+      f.pauses++;
+    },
+    resume() {
+      f.paused = false;
+    },
+  };
+  return f;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('Router flow control', () => {
+  it('pauses the publishing connection while a live target is past the hold mark, resumes it at half', () => {
+    const router = new Router({ maxPendingPerTarget: 100, holdAbovePending: 4, stallTimeoutMs: 60_000 });
+    const slow = parked();
+    const other = recorder();
+    router.subscribe('t', slow);
+    router.subscribe('t', other);
+    const from = flow();
+    let accepted = 0;
+    for (let i = 0; i < 6; i++) router.publish(message('t'), () => accepted++, from);
+    // Every publish is accepted at once (nothing durable); the connection is what waits.
+    expect(accepted).toBe(6);
+    expect(from.paused).toBe(true);
+    expect(from.pauses).toBe(1);
+    expect(other.got).toHaveLength(6);
+    slow.finish(3); // 3 outstanding: still above half of 4
+    expect(from.paused).toBe(true);
+    slow.finish(1); // 2 outstanding: half
+    expect(from.paused).toBe(false);
+    expect(router.stats.held).toBe(1);
+    expect(router.stats.droppedSlow).toBe(0);
+  });
+
+  it('keeps a connection paused until every target holding it has drained', () => {
+    const router = new Router({ maxPendingPerTarget: 100, holdAbovePending: 2, stallTimeoutMs: 60_000 });
+    const a = parked();
+    const b = parked();
+    router.subscribe('t', a);
+    router.subscribe('t', b);
+    const from = flow();
+    for (let i = 0; i < 2; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(true);
+    a.finish(2);
+    expect(from.paused).toBe(true);
+    b.finish(2);
+    expect(from.paused).toBe(false);
+  });
+
+  it('never pauses a session for its own subscription', () => {
+    const router = new Router({ maxPendingPerTarget: 100, holdAbovePending: 2, stallTimeoutMs: 60_000 });
+    const from = flow();
+    router.subscribe('t', parked({ owner: from }));
+    for (let i = 0; i < 5; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(false);
+  });
+
+  it('defers accepted instead when the publish names no connection', () => {
+    const router = new Router({ maxPendingPerTarget: 100, holdAbovePending: 2, stallTimeoutMs: 60_000 });
+    const slow = parked();
+    router.subscribe('t', slow);
+    let accepted = 0;
+    for (let i = 0; i < 3; i++) router.publish(message('t'), () => accepted++);
+    expect(accepted).toBe(1);
+    slow.finish(2);
+    expect(accepted).toBe(3);
+  });
+
+  it('lets publishers go when a target makes no progress, then drops its QoS 0 past the cap without holding anyone', async () => {
+    const router = new Router({ maxPendingPerTarget: 5, holdAbovePending: 2, stallTimeoutMs: 40 });
+    const frozen = parked();
+    const healthy = recorder();
+    router.subscribe('t', frozen);
+    router.subscribe('t', healthy);
+    const from = flow();
+    for (let i = 0; i < 3; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(true);
+    await sleep(150);
+    expect(router.stats.stalled).toBe(1);
+    expect(from.paused).toBe(false);
+    for (let i = 0; i < 10; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(false);
+    expect(healthy.got).toHaveLength(13);
+    expect(frozen.waiting).toHaveLength(5);
+    expect(router.stats.droppedSlow).toBe(8);
+    // Once it has caught up it holds publishers again.
+    frozen.finish(5);
+    for (let i = 0; i < 3; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(true);
+    frozen.finish(3);
+    expect(from.paused).toBe(false);
+  });
+
+  it('lets a publisher go after maxHoldMs even while the target keeps making progress', async () => {
+    const router = new Router({ maxPendingPerTarget: 1_000, holdAbovePending: 10, stallTimeoutMs: 40, maxHoldMs: 120 });
+    const slow = parked();
+    router.subscribe('t', slow);
+    const from = flow();
+    for (let i = 0; i < 40; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(true);
+    // One delivery every 20 ms: progress, but 700 ms to get down to half the hold mark.
+    const trickle = setInterval(() => slow.finish(1), 20);
+    const started = Date.now();
+    try {
+      while (from.paused && Date.now() - started < 2_000) await sleep(5);
+      expect(from.paused).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+      expect(Date.now() - started).toBeLessThan(600);
+      expect(router.stats.stalled).toBe(1);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  it('resumes a paused connection when the target holding it unsubscribes', () => {
+    const router = new Router({ maxPendingPerTarget: 100, holdAbovePending: 2, stallTimeoutMs: 60_000 });
+    const slow = parked();
+    router.subscribe('t', slow);
+    const from = flow();
+    for (let i = 0; i < 2; i++) router.publish(message('t'), () => undefined, from);
+    expect(from.paused).toBe(true);
+    router.unsubscribe('t', slow);
+    expect(from.paused).toBe(false);
   });
 });
