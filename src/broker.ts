@@ -8,12 +8,22 @@ import type { QueueSettings } from './core/queue.js';
 import { AedesLevelPersistence, LevelStore } from './store/index.js';
 import { createMqttEngine, closeMqttEngine } from '../protocols/mqtt/engine.js';
 import { MqttListener } from '../protocols/mqtt/listener.js';
-import { StompListener } from '../protocols/stomp/listener.js';
+import { StompListener, resolveStompListenerOptions } from '../protocols/stomp/listener.js';
+import { TlsContext } from '../protocols/shared/tls.js';
+import { HttpListener } from '../protocols/websocket/listener.js';
 
 /** Bound ports of the running listeners; absent when a listener is disabled. */
 export interface BrokerPorts {
   readonly mqtt?: number;
   readonly stomp?: number;
+  /** HTTP: MQTT and STOMP over WebSocket, `/healthz`. */
+  readonly http?: number;
+  /** MQTT over TLS; only with `tls.cert` and `tls.key`. */
+  readonly mqtts?: number;
+  /** STOMP over TLS; only with `tls.cert` and `tls.key`. */
+  readonly stomps?: number;
+  /** HTTPS: wss and `/healthz`; only with `tls.cert` and `tls.key`. */
+  readonly https?: number;
 }
 
 type Step = () => Promise<void>;
@@ -38,20 +48,36 @@ export class Broker {
   readonly store: LevelStore;
   readonly #log: Logger;
   readonly #teardown: Step[];
+  readonly #tls: TlsContext | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(parts: { ports: BrokerPorts; router: Router; queues: Queues; store: LevelStore }, log: Logger, teardown: Step[]) {
+  private constructor(
+    parts: { ports: BrokerPorts; router: Router; queues: Queues; store: LevelStore; tls: TlsContext | undefined },
+    log: Logger,
+    teardown: Step[],
+  ) {
     this.ports = parts.ports;
     this.router = parts.router;
     this.queues = parts.queues;
     this.store = parts.store;
+    this.#tls = parts.tls;
     this.#log = log;
     this.#teardown = teardown;
   }
 
-  /** @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED | STORE_LOCKED | STORE_CORRUPT | STORE_UNWRITABLE | STORE_VERSION_UNSUPPORTED */
+  /** @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED | STORE_LOCKED | STORE_CORRUPT | STORE_UNWRITABLE | STORE_VERSION_UNSUPPORTED | TLS_FILE_UNREADABLE | TLS_INVALID */
   static async start(config: RoostConfig, log: Logger, options: BrokerStartOptions = {}): Promise<Broker> {
+    const startedAtMs = Date.now();
     const portFor = (configured: number): number => (options.ephemeralPorts ? 0 : configured);
+    const { cert, key } = config.tls;
+    // Read before anything opens: a missing key file is a start failure, not a half-started broker.
+    const tls = cert !== undefined && key !== undefined ? TlsContext.load({ ...config.tls, cert, key }) : undefined;
+    // Without a certificate the TLS listeners do not exist, whatever their ports say.
+    const tlsPorts = {
+      mqtt: tls === undefined ? 0 : config.tls.mqttPort,
+      stomp: tls === undefined ? 0 : config.tls.stompPort,
+      https: tls === undefined ? 0 : config.tls.httpsPort,
+    };
     const teardown: Step[] = [];
     const undo = async (): Promise<void> => {
       await runAll(teardown.slice().reverse());
@@ -70,45 +96,124 @@ export class Broker {
       await queues.start();
       await declareQueues(queues, config.queues);
 
-      const ports: { mqtt?: number; stomp?: number } = {};
-      if (config.mqtt.port !== 0) {
-        const engine: Aedes = await createMqttEngine({
+      const ports: { -readonly [K in keyof BrokerPorts]: BrokerPorts[K] } = {};
+      const httpPorts = [config.http.port, tlsPorts.https].filter((port) => port !== 0);
+      let engine: Aedes | undefined;
+      // The engine serves every MQTT endpoint: TCP, TLS, and /mqtt on the HTTP listeners.
+      if (config.mqtt.port !== 0 || tlsPorts.mqtt !== 0 || httpPorts.length > 0) {
+        const started: Aedes = await createMqttEngine({
           config: config.mqtt,
           allowAnonymous: config.auth.allowAnonymous,
           router,
           persistence: new AedesLevelPersistence(store),
           log,
         });
-        let listener: MqttListener | undefined;
+        engine = started;
+        const listeners: MqttListener[] = [];
         teardown.push(async () => {
-          void listener?.stopAccepting();
-          await closeMqttEngine(engine);
-          await listener?.close();
+          for (const listener of listeners) void listener.stopAccepting();
+          await closeMqttEngine(started);
+          await runAll(listeners.map((listener) => () => listener.close()));
         });
-        listener = await MqttListener.listen(engine, config.mqtt.host, portFor(config.mqtt.port));
-        ports.mqtt = listener.port;
-        log.info({ proto: 'mqtt', endpoint: `mqtt://${config.mqtt.host}:${listener.port}` }, 'listening');
+        const { host } = config.mqtt;
+        if (config.mqtt.port !== 0) {
+          const listener = await MqttListener.listen(started, host, portFor(config.mqtt.port));
+          listeners.push(listener);
+          ports.mqtt = listener.port;
+          log.info({ proto: 'mqtt', endpoint: endpoint('mqtt', host, listener.port) }, 'listening');
+        }
+        if (tlsPorts.mqtt !== 0) {
+          const listener = await MqttListener.listen(started, host, portFor(tlsPorts.mqtt), tls);
+          listeners.push(listener);
+          ports.mqtts = listener.port;
+          log.info({ proto: 'mqtt', endpoint: endpoint('mqtts', host, listener.port) }, 'listening');
+        }
       }
-      if (config.stomp.port !== 0) {
-        const { port: configuredPort, host, ...stompOptions } = config.stomp;
+
+      const { port: stompPort, host: stompHost, ...stompSettings } = config.stomp;
+      // Both protocols refuse the same topics.
+      const stompOptions = resolveStompListenerOptions({
+        ...stompSettings,
+        topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxTopicLevels: config.mqtt.maxTopicLevels },
+      });
+      const stompListeners: StompListener[] = [];
+      for (const [configured, scheme] of [
+        [stompPort, 'stomp'],
+        [tlsPorts.stomp, 'stomp+ssl'],
+      ] as const) {
+        if (configured === 0) continue;
+        const secure = scheme === 'stomp+ssl';
         const listener = await StompListener.listen({
-          host,
-          port: portFor(configuredPort),
+          host: stompHost,
+          port: portFor(configured),
           router,
           queues,
           log,
-          // Both protocols refuse the same topics.
-          options: { ...stompOptions, topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxTopicLevels: config.mqtt.maxTopicLevels } },
+          options: stompOptions,
+          ...(secure && tls !== undefined ? { tls } : {}),
         });
         teardown.push(() => listener.close());
-        ports.stomp = listener.port;
-        log.info({ proto: 'stomp', endpoint: `stomp://${host}:${listener.port}` }, 'listening');
+        stompListeners.push(listener);
+        if (secure) ports.stomps = listener.port;
+        else ports.stomp = listener.port;
+        log.info({ proto: 'stomp', endpoint: endpoint(scheme, stompHost, listener.port) }, 'listening');
       }
-      return new Broker({ ports, router, queues, store }, log, teardown);
+
+      const httpListeners: HttpListener[] = [];
+      const counts = () => {
+        let stomp = 0;
+        for (const listener of stompListeners) stomp += listener.connectionCount;
+        for (const listener of httpListeners) stomp += listener.counts.stomp;
+        return { mqtt: engine?.connectedClients ?? 0, stomp };
+      };
+      for (const [configured, secure] of [
+        [config.http.port, false],
+        [tlsPorts.https, true],
+      ] as const) {
+        if (configured === 0) continue;
+        const { host, mqttPath, stompPath } = config.http;
+        const listener = await HttpListener.listen({
+          host,
+          port: portFor(configured),
+          ...(secure ? { tls } : {}),
+          mqttPath,
+          stompPath,
+          maxPayloadBytes: config.http.maxPayloadBytes,
+          drainTimeoutMs: config.http.drainTimeoutMs,
+          mqtt: engine,
+          stomp: { router, queues, log, options: stompOptions },
+          counts,
+          startedAtMs,
+          log,
+        });
+        teardown.push(() => listener.close());
+        httpListeners.push(listener);
+        if (secure) ports.https = listener.port;
+        else ports.http = listener.port;
+        const [ws, web] = secure ? ['wss', 'https'] : ['ws', 'http'];
+        log.info({ proto: 'mqtt', endpoint: endpoint(ws, host, listener.port, mqttPath) }, 'listening');
+        log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
+        log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
+      }
+      return new Broker({ ports, router, queues, store, tls }, log, teardown);
     } catch (err) {
       await undo().catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Re-reads `tls.cert`, `tls.key` and `tls.ca` and uses them for every new
+   * handshake on every TLS listener; open connections keep theirs. Returns
+   * false when TLS is not configured. On a bad file the previous certificate
+   * stays in force.
+   * @throws RoostError TLS_FILE_UNREADABLE | TLS_INVALID
+   */
+  reloadTls(): boolean {
+    if (this.#tls === undefined) return false;
+    this.#tls.reload();
+    this.#log.info('tls certificates reloaded');
+    return true;
   }
 
   /** Stops listeners, disconnects clients, flushes and closes the store. Idempotent. */
@@ -124,6 +229,11 @@ export class Broker {
     await runAll(this.#teardown.slice().reverse());
     this.#log.info('closed');
   }
+}
+
+/** `scheme://host:port/path`, with an IPv6 host in brackets. */
+function endpoint(scheme: string, host: string, port: number, path = ''): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
 }
 
 /** Opens the queues the config declares and binds their filters (re-made at every start). */

@@ -2,7 +2,7 @@
 /**
  * The `roost` command.
  *
- *   roost start [--config F] [--data-dir D] [--host H] [--mqtt-port P] [--stomp-port P] [--log-level L]
+ *   roost start [--config F] [--data-dir D] [--host H] [--mqtt-port P] [--stomp-port P] [--http-port P] [--log-level L]
  *   roost passwd add|delete|list FILE [USER] [--group G ...]
  *   roost --version | --help | help
  *
@@ -28,7 +28,8 @@ const DEFAULT_CONFIG_FILE = 'roost.yaml';
 const USAGE = `Usage: roost <command> [options]
 
 Commands:
-  start                 run the broker in the foreground until SIGINT or SIGTERM
+  start                 run the broker in the foreground until SIGINT or SIGTERM;
+                        SIGHUP reloads the TLS certificate files
   passwd add FILE USER  add USER to the users file FILE (created if missing) or change
                         their password: asked twice on a terminal, else the first line
                         of standard input; -g, --group NAME (repeatable) sets the groups
@@ -43,6 +44,8 @@ Options for start (each overrides the config file and the environment):
       --host HOST       interface every listener binds (host, default 127.0.0.1)
       --mqtt-port PORT  MQTT TCP port, 0 disables it (mqtt.port, default 1883)
       --stomp-port PORT STOMP TCP port, 0 disables it (stomp.port, default 61613)
+      --http-port PORT  HTTP port for MQTT and STOMP over WebSocket and /healthz,
+                        0 disables it (http.port, default 8080)
       --log-level LEVEL fatal, error, warn, info, debug, trace or silent (log.level, default info)
 
   -h, --help            show this help
@@ -59,6 +62,7 @@ const OPTIONS = {
   host: { type: 'string' },
   'mqtt-port': { type: 'string' },
   'stomp-port': { type: 'string' },
+  'http-port': { type: 'string' },
   'log-level': { type: 'string' },
   group: { type: 'string', short: 'g', multiple: true },
   help: { type: 'boolean', short: 'h' },
@@ -119,6 +123,7 @@ function announceDefaults(config: RoostConfig, log: Logger): void {
   const listeners = [
     ['MQTT', config.mqtt],
     ['STOMP', config.stomp],
+    ['HTTP/WebSocket', config.http],
   ] as const;
   const enabled = listeners.filter(([, section]) => section.port !== 0);
   const where =
@@ -130,7 +135,7 @@ function announceDefaults(config: RoostConfig, log: Logger): void {
   log.info(
     `no config file (--config, ROOST_CONFIG or ./${DEFAULT_CONFIG_FILE}): ${where}, ` +
       `anonymous clients allowed, data in ${config.dataDir}; ` +
-      `to change this, start with --config FILE (every key is in config/roost.yaml) or --host/--mqtt-port/--stomp-port/ROOST_* variables`,
+      `to change this, start with --config FILE (every key is in config/roost.yaml) or --host/--mqtt-port/--stomp-port/--http-port/ROOST_* variables`,
   );
 }
 
@@ -165,6 +170,15 @@ function handleSignals(log: Logger): (broker: Broker) => void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP: new certificates for new handshakes; open connections keep theirs. Before start it is ignored.
+  process.on('SIGHUP', () => {
+    if (broker === undefined || requested) return;
+    try {
+      if (!broker.reloadTls()) log.info('SIGHUP: no TLS configured, nothing to reload');
+    } catch (err) {
+      log.error({ err }, 'TLS reload failed; the previous certificate stays in use');
+    }
+  });
   return (started) => {
     broker = started;
     if (requested) stop(started);
@@ -201,6 +215,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
         host: values.host,
         'mqtt.port': values['mqtt-port'],
         'stomp.port': values['stomp-port'],
+        'http.port': values['http-port'],
         'log.level': values['log-level'],
       },
     });
@@ -220,7 +235,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
 
   log.info({ version: readVersion(), config: file ?? null }, 'starting roost');
   if (file === undefined) announceDefaults(config, log);
-  const exposed = [config.host, config.mqtt.host, config.stomp.host].filter((host) => !isLoopback(host));
+  const exposed = [config.host, config.mqtt.host, config.stomp.host, config.http.host].filter((host) => !isLoopback(host));
   if (exposed.length > 0 && config.auth.allowAnonymous) {
     log.warn(`anonymous clients allowed on ${exposed[0]}, which is reachable from the network`);
   }
@@ -238,12 +253,19 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
 
   // With every listener disabled nothing else holds the event loop; the broker still runs until a signal.
   setInterval(() => undefined, 2 ** 30);
-  const { mqtt, stomp } = broker.ports;
-  if (mqtt === undefined && stomp === undefined) log.warn('no listener enabled (mqtt.port and stomp.port are 0): no client can connect');
+  const { mqtt, stomp, http, mqtts, stomps, https } = broker.ports;
+  if ([mqtt, stomp, http, mqtts, stomps, https].every((port) => port === undefined)) {
+    log.warn('no listener enabled (mqtt.port, stomp.port and http.port are 0, and no TLS): no client can connect');
+  }
+  const at = (host: string, port: number | undefined): string | null => (port === undefined ? null : address(host, port));
   log.info(
     {
-      mqtt: mqtt === undefined ? null : address(config.mqtt.host, mqtt),
-      stomp: stomp === undefined ? null : address(config.stomp.host, stomp),
+      mqtt: at(config.mqtt.host, mqtt),
+      stomp: at(config.stomp.host, stomp),
+      http: at(config.http.host, http),
+      ...(mqtts === undefined ? {} : { mqtts: at(config.mqtt.host, mqtts) }),
+      ...(stomps === undefined ? {} : { stomps: at(config.stomp.host, stomps) }),
+      ...(https === undefined ? {} : { https: at(config.http.host, https) }),
     },
     'ready',
   );
@@ -251,7 +273,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
 }
 
 /** Options that only `start` reads. */
-const START_OPTIONS = ['config', 'data-dir', 'host', 'mqtt-port', 'stomp-port', 'log-level'] as const;
+const START_OPTIONS = ['config', 'data-dir', 'host', 'mqtt-port', 'stomp-port', 'http-port', 'log-level'] as const;
 
 async function passwd(args: readonly string[], values: ReturnType<typeof parseCommandLine>['values']): Promise<void> {
   const [action, file, user, extra] = args;

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Aedes } from 'aedes';
 import { listen } from '../shared/listen.js';
+import type { TlsContext } from '../shared/tls.js';
 
 /**
  * Owns the MQTT TCP server socket and the sockets it accepted. aedes does not
@@ -19,15 +20,21 @@ export class MqttListener {
     this.port = port;
   }
 
-  /** @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED */
-  static async listen(engine: Aedes, host: string, port: number): Promise<MqttListener> {
+  /**
+   * With `tls`, the listener speaks MQTT over TLS (mqtts); aedes' `client.conn`
+   * is then the TLSSocket, so `clientCertificateCn(client.conn)` names a
+   * verified client certificate.
+   * @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED
+   */
+  static async listen(engine: Aedes, host: string, port: number, tls?: TlsContext): Promise<MqttListener> {
     const sockets = new Set<Socket>();
-    const server = createServer({ noDelay: true }, (socket) => {
+    const accept = (socket: Socket): void => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       engine.handle(socket);
-    });
-    const address = await listen(server, host, port, 'MQTT');
+    };
+    const server = tls === undefined ? createServer({ noDelay: true }, accept) : tls.createTlsServer(accept);
+    const address = await listen(server, host, port, tls === undefined ? 'MQTT' : 'MQTT over TLS');
     return new MqttListener(server, sockets, address.port);
   }
 

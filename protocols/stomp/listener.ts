@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { QueueRegistry } from '../../src/core/queue.js';
 import type { Router } from '../../src/core/router.js';
 import { listen } from '../shared/listen.js';
+import { clientCertificateCn, type TlsContext } from '../shared/tls.js';
 import { DEFAULT_STOMP_LIMITS, HEARTBEAT_EOL, StompDecoder, encodeFrame } from './codec.js';
 import type { Decoded, StompLimits } from './codec.js';
 import { DEFAULT_STOMP_SESSION_OPTIONS, StompSession } from './session.js';
-import type { SessionOutput, StompAuthenticate, StompClock, StompSessionOptions } from './session.js';
+import type { SessionOutput, StompAuthenticate, StompClock, StompPeer, StompSessionOptions } from './session.js';
 
 /** Everything tunable about the STOMP listener: session options, codec limits, the write timeout. */
 export interface StompListenerOptions extends StompSessionOptions, StompLimits {
@@ -38,15 +40,32 @@ export interface StompListenInit {
   readonly authenticate?: StompAuthenticate;
   /** Heart-beat and timeout clock; the process clock when absent. */
   readonly clock?: StompClock;
+  /** Listen with TLS (STOMP over TLS) instead of plain TCP; the CN of a verified client certificate reaches `authenticate`. */
+  readonly tls?: TlsContext;
+}
+
+/** What one connection needs, whatever it runs over. */
+export interface StompAcceptInit {
+  readonly router: Router;
+  readonly queues: QueueRegistry;
+  /** Root logger; the connection logs through `log.child({ proto: 'stomp', connId })`. */
+  readonly log: Logger;
+  /** Complete options, from `resolveStompListenerOptions`. */
+  readonly options: StompListenerOptions;
+  readonly authenticate?: StompAuthenticate | undefined;
+  readonly clock?: StompClock | undefined;
+  /** What the transport knows of the peer (a verified TLS client certificate's CN). */
+  readonly peer?: StompPeer | undefined;
+}
+
+/** One STOMP session running over a transport. */
+export interface StompConnection {
+  readonly transport: Duplex;
+  readonly session: StompSession;
 }
 
 // After the close is decided, a peer that neither reads its ERROR nor closes gets this long.
 const CLOSE_GRACE_MS = 5_000;
-
-interface Connection {
-  readonly socket: Socket;
-  readonly session: StompSession;
-}
 
 /**
  * Owns the STOMP TCP server and its connections: one decoder and one
@@ -56,13 +75,13 @@ interface Connection {
  */
 export class StompListener {
   readonly #server: Server;
-  readonly #connections: Set<Connection>;
+  readonly #connections: Set<StompConnection>;
   #stopped: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   /** The bound port. */
   readonly port: number;
 
-  private constructor(server: Server, connections: Set<Connection>, port: number) {
+  private constructor(server: Server, connections: Set<StompConnection>, port: number) {
     this.#server = server;
     this.#connections = connections;
     this.port = port;
@@ -74,17 +93,32 @@ export class StompListener {
    * @throws RangeError when a codec limit is not a positive integer
    */
   static async listen(init: StompListenInit): Promise<StompListener> {
-    const options: StompListenerOptions = { ...DEFAULT_STOMP_LISTENER_OPTIONS, ...init.options };
-    // Fails here, at start, rather than on the first connection.
-    new StompDecoder(decoderOptions(options));
-    const connections = new Set<Connection>();
-    const server = createServer({ noDelay: true }, (socket) => {
-      const connection = accept(socket, init, options);
+    const options = resolveStompListenerOptions(init.options);
+    const accept: Omit<StompAcceptInit, 'peer'> = {
+      router: init.router,
+      queues: init.queues,
+      log: init.log,
+      options,
+      authenticate: init.authenticate,
+      clock: init.clock,
+    };
+    const connections = new Set<StompConnection>();
+    const track = (transport: Duplex, peer: StompPeer): void => {
+      const connection = acceptStompConnection(transport, { ...accept, peer });
       connections.add(connection);
-      socket.once('close', () => connections.delete(connection));
-    });
-    const address = await listen(server, init.host, init.port, 'STOMP');
+      transport.once('close', () => connections.delete(connection));
+    };
+    const server =
+      init.tls === undefined
+        ? createServer({ noDelay: true }, (socket) => track(socket, {}))
+        : init.tls.createTlsServer((socket) => track(socket, peerOf(socket)));
+    const address = await listen(server, init.host, init.port, init.tls === undefined ? 'STOMP' : 'STOMP over TLS');
     return new StompListener(server, connections, address.port);
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.#connections.size;
   }
 
   /**
@@ -112,9 +146,9 @@ export class StompListener {
   async #shutdown(): Promise<void> {
     const stopped = this.stopAccepting();
     const sessions: Promise<void>[] = [];
-    for (const { socket, session } of this.#connections) {
+    for (const { transport, session } of this.#connections) {
       sessions.push(session.close('server shutting down'));
-      socket.destroy();
+      transport.destroy();
     }
     await Promise.allSettled(sessions);
     await stopped;
@@ -131,8 +165,31 @@ function decoderOptions(options: StompListenerOptions) {
   };
 }
 
-/** Wires one accepted socket to a decoder and a session. */
-function accept(socket: Socket, init: StompListenInit, options: StompListenerOptions): Connection {
+/**
+ * Fills in the defaults and checks the codec limits.
+ * @throws RangeError when a codec limit is not a positive integer
+ */
+export function resolveStompListenerOptions(partial: Partial<StompListenerOptions> = {}): StompListenerOptions {
+  const options: StompListenerOptions = { ...DEFAULT_STOMP_LISTENER_OPTIONS, ...partial };
+  // Fails here, at start, rather than on the first connection.
+  new StompDecoder(decoderOptions(options));
+  return options;
+}
+
+function peerOf(socket: Duplex): StompPeer {
+  const certificateCn = clientCertificateCn(socket);
+  return certificateCn === undefined ? {} : { certificateCn };
+}
+
+/**
+ * Wires one transport (a TCP or TLS socket, a WebSocket stream: any Duplex
+ * whose `write` returns false when full and which emits `drain`) to a
+ * decoder and a session. Each `write` carries one whole frame or heart-beat.
+ * The session ends when the transport closes; destroying the transport is
+ * the way to end it from outside.
+ */
+export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): StompConnection {
+  const { options } = init;
   // Unguessable: it names this connection's temp queues, which other connections may send to.
   const id = randomBytes(9).toString('base64url');
   const log = init.log.child({ proto: 'stomp', connId: id });
@@ -197,6 +254,7 @@ function accept(socket: Socket, init: StompListenInit, options: StompListenerOpt
     log,
     ...(init.clock === undefined ? {} : { clock: init.clock }),
     ...(init.authenticate === undefined ? {} : { authenticate: init.authenticate }),
+    ...(init.peer === undefined ? {} : { peer: init.peer }),
     options,
   });
 
@@ -233,7 +291,7 @@ function accept(socket: Socket, init: StompListenInit, options: StompListenerOpt
     void session.close('connection closed');
   });
 
-  return { socket, session };
+  return { transport: socket, session };
 }
 
 /** The package's version; walks up because the compiled file sits one level deeper than the source. */

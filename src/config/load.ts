@@ -160,7 +160,8 @@ function describeIssue(merge: Merge, issue: z.core.$ZodIssue): string[] {
   const path = segments.join('.');
   const key = configKey(path);
   let message: string;
-  if (key) message = `${path}: expected ${key.expected}, got ${show(issue.input)}`;
+  // A custom check (a rule across keys) says what is wrong itself.
+  if (key && issue.code !== 'custom') message = `${path}: expected ${key.expected}, got ${show(issue.input)}`;
   else if (CONFIG_SECTIONS.has(path)) message = sectionMessage(path, issue.input);
   else message = `${path || '(top level)'}: ${issue.message}`;
   return [withSource(message, merge.setBy.get(path) ?? merge.file?.locate(segments))];

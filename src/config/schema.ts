@@ -73,6 +73,44 @@ const stomp = z
   })
   .prefault({});
 
+/** A URL path a WebSocket endpoint is served at. */
+const urlPath = z.string().regex(/^\/[\x21-\x7e]*$/, 'a path starting with / (no spaces, no query)').refine((path) => !path.includes('?'), 'a path without a query string');
+
+const http = z
+  .strictObject({
+    port: port(8080),
+    host: listenerHost,
+    mqttPath: urlPath.default('/mqtt'),
+    stompPath: urlPath.default('/stomp'),
+    // Covers the largest default STOMP frame (stomp.maxFrameBytes); MQTT packets may span messages anyway.
+    maxPayloadBytes: integer(1, 268_435_456, 1_114_112),
+    drainTimeoutMs: atLeast(1, 60_000),
+  })
+  .prefault({});
+
+/** Certificate files shared by every TLS listener; the listeners exist only when `cert` and `key` are set. */
+const tls = z
+  .strictObject({
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    ca: z.string().min(1).optional(),
+    requestClientCert: z.boolean().default(false),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    mqttPort: port(8883),
+    stompPort: port(61614),
+    httpsPort: port(8443),
+  })
+  .superRefine((section, ctx) => {
+    if ((section.cert === undefined) !== (section.key === undefined)) {
+      const missing = section.cert === undefined ? 'cert' : 'key';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'cert and key are set together (both unset: no TLS listener)', input: undefined });
+    }
+    if (section.requestClientCert && section.ca === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ca'], message: 'requestClientCert needs the CA that signs client certificates', input: undefined });
+    }
+  })
+  .prefault({});
+
 const overflow = z.enum(['drop-oldest', 'reject']);
 
 /** Settings every named queue starts from; a queue entry in `queues` overrides them. */
@@ -104,7 +142,7 @@ const queue = z.strictObject({
  * inheritance and the roost.yaml drift test all follow from the schema. A
  * section without a listener (tls, auth) is one entry in `rawConfigSchema`.
  */
-export const listenerSections = { mqtt, stomp } as const;
+export const listenerSections = { mqtt, stomp, http } as const;
 
 const log = z
   .strictObject({
@@ -184,6 +222,7 @@ export const rawConfigSchema = z.strictObject({
   log,
   auth,
   ...listenerSections,
+  tls,
   queueDefaults,
   queues: z.array(queue).default([]),
 });

@@ -56,6 +56,38 @@ export interface StompConfig {
   readonly maxBodyBytes: number;
 }
 
+export interface HttpConfig {
+  /** HTTP port for WebSocket (`ws://`) and `/healthz`; 0 disables the listener. */
+  readonly port: number;
+  readonly host: string;
+  /** Path of MQTT over WebSocket. */
+  readonly mqttPath: string;
+  /** Path of STOMP over WebSocket. */
+  readonly stompPath: string;
+  /** Largest WebSocket message accepted, bytes. */
+  readonly maxPayloadBytes: number;
+  /** Time a WebSocket client that stopped reading has to drain before it is closed (1008), ms. */
+  readonly drainTimeoutMs: number;
+}
+
+export interface TlsConfig {
+  /** PEM certificate chain file; with `key`, turns the TLS listeners on. */
+  readonly cert?: string | undefined;
+  /** PEM private key file. */
+  readonly key?: string | undefined;
+  /** PEM CA file client certificates must chain to (mutual TLS). */
+  readonly ca?: string | undefined;
+  /** Require a client certificate signed by `ca`; others fail the handshake. */
+  readonly requestClientCert: boolean;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** MQTT over TLS port; 0 disables it. Binds `mqtt.host`. */
+  readonly mqttPort: number;
+  /** STOMP over TLS port; 0 disables it. Binds `stomp.host`. */
+  readonly stompPort: number;
+  /** HTTPS port (`wss://`, `/healthz`); 0 disables it. Binds `http.host`. */
+  readonly httpsPort: number;
+}
+
 export type OverflowPolicy = 'drop-oldest' | 'reject';
 
 export interface QueueDefaultsConfig {
@@ -125,6 +157,8 @@ export interface RoostConfig {
   readonly auth: AuthConfig;
   readonly mqtt: MqttConfig;
   readonly stomp: StompConfig;
+  readonly http: HttpConfig;
+  readonly tls: TlsConfig;
   readonly queueDefaults: QueueDefaultsConfig;
   readonly queues: QueueConfig[];
 }

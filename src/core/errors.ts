@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'AUTH_USERS_INVALID'
   | 'AUTH_USERS_UNWRITABLE'
   | 'AUTH_ACL_INVALID'
+  | 'TLS_FILE_UNREADABLE'
+  | 'TLS_INVALID'
   | 'INTERNAL';
 
 export class RoostError extends Error {

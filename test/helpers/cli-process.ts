@@ -33,7 +33,8 @@ function isolatedEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.Proce
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith('ROOST_')) env[name] = value;
   }
-  return { ...env, ROOST_LOG_PRETTY: 'false', ...extra };
+  // Listeners a test does not name stay off, so parallel tests never race for 61613 or 8080.
+  return { ...env, ROOST_LOG_PRETTY: 'false', ROOST_STOMP_PORT: '0', ROOST_HTTP_PORT: '0', ...extra };
 }
 
 /** A running `roost` process whose output is collected as it arrives. */

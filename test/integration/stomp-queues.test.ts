@@ -101,7 +101,7 @@ describe('STOMP queues', () => {
     const dir = tempDir('roost-stomp-kill-');
     cleanup.push(() => dir.remove());
     const [mqttPort, port] = [await freePort(), await freePort()];
-    const args = ['start', '--mqtt-port', String(mqttPort), '--stomp-port', String(port), '--data-dir', `${dir.path}/data`];
+    const args = ['start', '--mqtt-port', String(mqttPort), '--stomp-port', String(port), '--http-port', '0', '--data-dir', `${dir.path}/data`];
     const ready = (line: Record<string, unknown>): boolean => line['msg'] === 'ready';
     const first = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => first.dispose());

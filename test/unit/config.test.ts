@@ -80,10 +80,27 @@ describe('defaults', () => {
         maxHeaderLineBytes: 8192,
         maxBodyBytes: 1_048_576,
       },
+      http: {
+        port: 8080,
+        host: '127.0.0.1',
+        mqttPath: '/mqtt',
+        stompPath: '/stomp',
+        maxPayloadBytes: 1_114_112,
+        drainTimeoutMs: 60_000,
+      },
+      tls: { requestClientCert: false, minVersion: 'TLSv1.2', mqttPort: 8883, stompPort: 61614, httpsPort: 8443 },
       queueDefaults: { maxLength: 100_000, overflow: 'drop-oldest', ttlMs: 0, maxDeliveries: 0 },
       queues: [],
     });
     expect(load()).toEqual(configDefaults());
+  });
+
+  it('need tls.cert and tls.key together, and tls.ca for client certificates', () => {
+    expect(problems({ flags: { 'tls.cert': 'server.crt', 'tls.requestClientCert': true } })).toEqual([
+      'tls.key: cert and key are set together (both unset: no TLS listener)',
+      'tls.ca: requestClientCert needs the CA that signs client certificates',
+    ]);
+    expect(load({ flags: { 'http.port': 0, 'tls.httpsPort': 0 } }).http.port).toBe(0);
   });
 
   it('give mqtt.host the top-level host unless it is set itself', () => {
@@ -163,6 +180,20 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_STOMP_MAX_HEADERS',
       'ROOST_STOMP_MAX_HEADER_LINE_BYTES',
       'ROOST_STOMP_MAX_BODY_BYTES',
+      'ROOST_HTTP_PORT',
+      'ROOST_HTTP_HOST',
+      'ROOST_HTTP_MQTT_PATH',
+      'ROOST_HTTP_STOMP_PATH',
+      'ROOST_HTTP_MAX_PAYLOAD_BYTES',
+      'ROOST_HTTP_DRAIN_TIMEOUT_MS',
+      'ROOST_TLS_CERT',
+      'ROOST_TLS_KEY',
+      'ROOST_TLS_CA',
+      'ROOST_TLS_REQUEST_CLIENT_CERT',
+      'ROOST_TLS_MIN_VERSION',
+      'ROOST_TLS_MQTT_PORT',
+      'ROOST_TLS_STOMP_PORT',
+      'ROOST_TLS_HTTPS_PORT',
       'ROOST_QUEUE_DEFAULTS_MAX_LENGTH',
       'ROOST_QUEUE_DEFAULTS_OVERFLOW',
       'ROOST_QUEUE_DEFAULTS_TTL_MS',
@@ -230,7 +261,7 @@ describe('problems', () => {
     expect(problems({ file })).toEqual([
       `mqtt.prot: unknown key (did you mean mqtt.port?) [${file}:3]`,
       `mqtt.max_packet_bytes: unknown key (did you mean mqtt.maxPacketBytes?) [${file}:4]`,
-      `port: unknown key (did you mean mqtt.port or stomp.port?) [${file}:1]`,
+      `port: unknown key (did you mean mqtt.port or stomp.port or http.port?) [${file}:1]`,
       `websocket: unknown key (config/roost.yaml lists every key) [${file}:5]`,
     ]);
   });
@@ -329,7 +360,7 @@ describe('config/roost.yaml', () => {
       expect(at, key.path).toBeGreaterThan(0);
       expect(lines[at - 1], `comment above ${key.path}`).toMatch(/^\s*# \S/);
     }
-    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'queueDefaults']));
+    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'http', 'tls', 'queueDefaults']));
   });
 });
 
