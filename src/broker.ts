@@ -11,6 +11,8 @@ import { MqttListener } from '../protocols/mqtt/listener.js';
 import { StompListener, resolveStompListenerOptions } from '../protocols/stomp/listener.js';
 import { TlsContext } from '../protocols/shared/tls.js';
 import { HttpListener } from '../protocols/websocket/listener.js';
+import { stompAuthenticate } from '../protocols/stomp/auth.js';
+import { createAuthorizer, type Authorizer } from './auth/index.js';
 
 /** Bound ports of the running listeners; absent when a listener is disabled. */
 export interface BrokerPorts {
@@ -49,10 +51,11 @@ export class Broker {
   readonly #log: Logger;
   readonly #teardown: Step[];
   readonly #tls: TlsContext | undefined;
+  readonly #authorizer: Authorizer;
   #closing: Promise<void> | undefined;
 
   private constructor(
-    parts: { ports: BrokerPorts; router: Router; queues: Queues; store: LevelStore; tls: TlsContext | undefined },
+    parts: { ports: BrokerPorts; router: Router; queues: Queues; store: LevelStore; tls: TlsContext | undefined; authorizer: Authorizer },
     log: Logger,
     teardown: Step[],
   ) {
@@ -61,6 +64,7 @@ export class Broker {
     this.queues = parts.queues;
     this.store = parts.store;
     this.#tls = parts.tls;
+    this.#authorizer = parts.authorizer;
     this.#log = log;
     this.#teardown = teardown;
   }
@@ -91,6 +95,10 @@ export class Broker {
       teardown.push(() => store.close());
       log.info({ dataDir: config.dataDir, durability: config.durability }, 'store open');
 
+      const authorizer = await createAuthorizer(config.auth, { log });
+      teardown.push(() => authorizer.close());
+      const authenticate = stompAuthenticate(authorizer);
+
       const router = new Router();
       const queues = new Queues({ backend: store.queues, catalog: catalogOf(store), router, defaults: config.queueDefaults });
       await queues.start();
@@ -103,7 +111,7 @@ export class Broker {
       if (config.mqtt.port !== 0 || tlsPorts.mqtt !== 0 || httpPorts.length > 0) {
         const started: Aedes = await createMqttEngine({
           config: config.mqtt,
-          allowAnonymous: config.auth.allowAnonymous,
+          authorizer,
           router,
           persistence: new AedesLevelPersistence(store),
           log,
@@ -150,6 +158,7 @@ export class Broker {
           queues,
           log,
           options: stompOptions,
+          authenticate,
           ...(secure && tls !== undefined ? { tls } : {}),
         });
         teardown.push(() => listener.close());
@@ -181,7 +190,7 @@ export class Broker {
           maxPayloadBytes: config.http.maxPayloadBytes,
           drainTimeoutMs: config.http.drainTimeoutMs,
           mqtt: engine,
-          stomp: { router, queues, log, options: stompOptions },
+          stomp: { router, queues, log, options: stompOptions, authenticate },
           counts,
           startedAtMs,
           log,
@@ -195,7 +204,7 @@ export class Broker {
         log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
         log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
       }
-      return new Broker({ ports, router, queues, store, tls }, log, teardown);
+      return new Broker({ ports, router, queues, store, tls, authorizer }, log, teardown);
     } catch (err) {
       await undo().catch(() => undefined);
       throw err;
@@ -214,6 +223,14 @@ export class Broker {
     this.#tls.reload();
     this.#log.info('tls certificates reloaded');
     return true;
+  }
+
+  /**
+   * Re-reads the users file (a bad file keeps the current users and logs why);
+   * the users file is also watched, this is for SIGHUP.
+   */
+  async reloadUsers(): Promise<void> {
+    await this.#authorizer.reload();
   }
 
   /** Stops listeners, disconnects clients, flushes and closes the store. Idempotent. */

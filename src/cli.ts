@@ -29,7 +29,7 @@ const USAGE = `Usage: roost <command> [options]
 
 Commands:
   start                 run the broker in the foreground until SIGINT or SIGTERM;
-                        SIGHUP reloads the TLS certificate files
+                        SIGHUP reloads the TLS certificate files and the users file
   passwd add FILE USER  add USER to the users file FILE (created if missing) or change
                         their password: asked twice on a terminal, else the first line
                         of standard input; -g, --group NAME (repeatable) sets the groups
@@ -170,7 +170,7 @@ function handleSignals(log: Logger): (broker: Broker) => void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // SIGHUP: new certificates for new handshakes; open connections keep theirs. Before start it is ignored.
+  // SIGHUP: new certificates for new handshakes (open connections keep theirs) and the users file again. Before start it is ignored.
   process.on('SIGHUP', () => {
     if (broker === undefined || requested) return;
     try {
@@ -178,6 +178,7 @@ function handleSignals(log: Logger): (broker: Broker) => void {
     } catch (err) {
       log.error({ err }, 'TLS reload failed; the previous certificate stays in use');
     }
+    broker.reloadUsers().catch((err: unknown) => log.error({ err }, 'users reload failed; the previous users stay in effect'));
   });
   return (started) => {
     broker = started;

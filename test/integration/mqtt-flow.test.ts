@@ -6,6 +6,7 @@ import type { Aedes } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Authorizer } from '../../src/auth/index.js';
 import { Router, type RouterOptions } from '../../src/core/router.js';
 import { AedesLevelPersistence, LevelStore } from '../../src/store/index.js';
 import { closeMqttEngine, createMqttEngine } from '../../protocols/mqtt/engine.js';
@@ -34,7 +35,7 @@ async function startEngine(options: RouterOptions): Promise<Engine> {
   const router = new Router(options);
   const engine: Aedes = await createMqttEngine({
     config: config.mqtt,
-    allowAnonymous: true,
+    authorizer: new Authorizer({ allowAnonymous: true }),
     router,
     persistence: new AedesLevelPersistence(store),
     log: pino({ level: 'silent' }),
