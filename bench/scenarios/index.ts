@@ -8,6 +8,7 @@ import { mqttConns } from './mqtt-conns.js';
 import { mqttLatency } from './mqtt-latency.js';
 import { mqttFaninQos0, mqttFaninQos1, mqttFanoutQos0 } from './mqtt-throughput.js';
 import { storeScenarios } from './store.js';
+import { crossMqttStomp, stompQueue } from './stomp.js';
 
 export const scenarios: readonly Scenario[] = [
   mqttFaninQos0,
@@ -15,5 +16,7 @@ export const scenarios: readonly Scenario[] = [
   mqttFanoutQos0,
   mqttLatency,
   mqttConns,
+  stompQueue,
+  crossMqttStomp,
   ...storeScenarios,
 ];

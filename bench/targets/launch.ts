@@ -4,8 +4,8 @@
  * Every child started here is also killed if the harness exits early.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { readOpenFilesLimit } from '../proc.js';
 
 /** Targets the harness can start itself. */
-export const TARGET_NAMES = ['roost', 'aedes', 'mosquitto'] as const;
+export const TARGET_NAMES = ['roost', 'aedes', 'mosquitto', 'aedes-patched'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 /** A broker the scenario can load: where it listens and, when known, its PID. */
@@ -24,6 +24,8 @@ export interface Target {
   readonly port: number;
   /** Undefined for an external broker given by `--port` (no CPU/RSS figures then). */
   readonly pid: number | undefined;
+  /** STOMP port, when the target was started with `StartOptions.stompPort`. */
+  readonly stompPort?: number | undefined;
 }
 
 export interface RunningTarget extends Target {
@@ -38,6 +40,10 @@ export interface StartOptions {
   readonly openFiles?: number;
   /** How long to wait for the port to accept connections, ms (default 15,000). */
   readonly readyTimeoutMs?: number;
+  /** Roost only: also listen for STOMP on a free port (exposed as `stompPort`); otherwise STOMP is off. */
+  readonly stompPort?: boolean;
+  /** Extra environment for the child, on top of the harness's (e.g. `ROOST_QUEUES`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** The target cannot run on this machine (not built, not installed); the scenario reports it as skipped. */
@@ -97,12 +103,16 @@ export async function startTarget(name: TargetName, options: StartOptions = {}):
   const tempDir = await mkdtemp(join(tmpdir(), `roost-bench-${name}-`));
   try {
     const [command, args] = await commandFor(name, port, tempDir);
+    const stompPort = options.stompPort === true && name === 'roost' ? await freePort() : undefined;
+    // Listeners a scenario does not use stay off: nothing else is measured, and no default port can collide.
+    if (name === 'roost') args.push('--stomp-port', String(stompPort ?? 0), '--http-port', '0');
     // cwd in the temp dir: a roost.yaml in the caller's directory must not change what is measured.
-    const child = spawnWithLimits(command, args, options.openFiles, tempDir);
+    const child = spawnWithLimits(command, args, options.openFiles, tempDir, options.env);
     live.set(child, tempDir);
-    const target = new ChildTarget(name, port, child, tempDir);
+    const target = new ChildTarget(name, port, child, tempDir, stompPort);
     try {
       await waitForPort(port, child, target, options.readyTimeoutMs ?? 15_000);
+      if (stompPort !== undefined) await waitForPort(stompPort, child, target, options.readyTimeoutMs ?? 15_000);
     } catch (err) {
       await target.stop();
       throw err;
@@ -125,6 +135,9 @@ async function commandFor(name: TargetName, port: number, tempDir: string): Prom
       ];
     }
     case 'aedes':
+      return [process.execPath, [join(DIST_ROOT, 'bench', 'targets', 'aedes.js'), String(port), await stockAedes()]];
+    case 'aedes-patched':
+      // node_modules/aedes, i.e. with Roost's patches: what Roost's own MQTT path runs on.
       return [process.execPath, [join(DIST_ROOT, 'bench', 'targets', 'aedes.js'), String(port)]];
     case 'mosquitto': {
       const binary = findOnPath('mosquitto', ['/usr/sbin', '/usr/local/sbin']);
@@ -151,6 +164,34 @@ async function commandFor(name: TargetName, port: number, tempDir: string): Prom
   }
 }
 
+/** The repository root: dist/ is directly under it. */
+const REPO_ROOT = join(DIST_ROOT, '..');
+
+/**
+ * The aedes package exactly as npm installs it, without Roost's patches (which
+ * node_modules/aedes carries and which change its delivery path): installed
+ * once, with its own dependencies, into node_modules/.cache, at the version
+ * package.json pins. Returns the package directory.
+ * @throws TargetUnavailableError when npm cannot install it (offline).
+ */
+async function stockAedes(): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const version = pkg.dependencies?.['aedes'];
+  if (version === undefined) throw new TargetUnavailableError('package.json names no aedes version');
+  const prefix = join(REPO_ROOT, 'node_modules', '.cache', 'roost-bench', `aedes-${version}`);
+  const dir = join(prefix, 'node_modules', 'aedes');
+  if (existsSync(join(dir, 'package.json'))) return dir;
+  process.stderr.write(`bench: installing stock aedes ${version} into ${prefix} …\n`);
+  const args = ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund', `aedes@${version}`];
+  await new Promise<void>((resolve, reject) =>
+    execFile('npm', args, { cwd: REPO_ROOT }, (err, _stdout, stderr) =>
+      err ? reject(new TargetUnavailableError(`stock aedes ${version} could not be installed: ${stderr.trim().split('\n').pop() ?? err.message}`)) : resolve(),
+    ),
+  );
+  if (!existsSync(join(dir, 'package.json'))) throw new TargetUnavailableError(`stock aedes ${version} not found in ${prefix} after npm install`);
+  return dir;
+}
+
 function findOnPath(binary: string, extraDirs: readonly string[]): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), ...extraDirs].filter((dir) => dir.startsWith('/'));
   return dirs.map((dir) => join(dir, binary)).find((candidate) => existsSync(candidate));
@@ -160,14 +201,21 @@ function findOnPath(binary: string, extraDirs: readonly string[]): string | unde
  * Node cannot set rlimits on itself, so a child that needs more open files
  * is started through `sh -c 'ulimit -n N; exec …'`: exec keeps the PID.
  */
-function spawnWithLimits(command: string, args: readonly string[], openFiles: number | undefined, cwd: string): ChildProcess {
+function spawnWithLimits(
+  command: string,
+  args: readonly string[],
+  openFiles: number | undefined,
+  cwd: string,
+  extraEnv?: Readonly<Record<string, string>>,
+): ChildProcess {
   const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
+  const env = extraEnv === undefined ? process.env : { ...process.env, ...extraEnv };
   const limit = readOpenFilesLimit('self');
   // Only ever raise: a child inherits our limit, and lowering it would cap the figure being measured.
-  if (openFiles === undefined || limit === undefined || openFiles <= limit.soft) return spawn(command, args, { stdio, cwd });
+  if (openFiles === undefined || limit === undefined || openFiles <= limit.soft) return spawn(command, args, { stdio, cwd, env });
   const wanted = Math.floor(Math.min(openFiles, limit.hard));
   const script = `ulimit -n ${wanted} 2>/dev/null; exec "$0" "$@"`;
-  return spawn('/bin/sh', ['-c', script, command, ...args], { stdio, cwd });
+  return spawn('/bin/sh', ['-c', script, command, ...args], { stdio, cwd, env });
 }
 
 class ChildTarget implements RunningTarget {
@@ -182,6 +230,7 @@ class ChildTarget implements RunningTarget {
     readonly port: number,
     readonly child: ChildProcess,
     readonly tempDir: string,
+    readonly stompPort?: number | undefined,
   ) {
     this.pid = child.pid;
     child.stderr?.setEncoding('utf8');
