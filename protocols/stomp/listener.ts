@@ -214,6 +214,12 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
     graceTimer.unref();
   };
 
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+
   const write = (output: SessionOutput): boolean => {
     if (output.kind === 'close') {
       end(output.reason);
@@ -232,6 +238,13 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
         socket.destroy();
         return false;
       }
+    }
+    // Frames written in one turn (RECEIPTs of a pipelined batch, MESSAGEs of a
+    // queue page) leave in one segment instead of one write each.
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
     }
     const flushed = socket.write(bytes);
     if (!flushed && drainTimer === undefined) {

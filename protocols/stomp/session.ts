@@ -473,15 +473,21 @@ export class StompSession {
       await this.#receipt(frame);
       return;
     }
+    // Not awaited here, so a batch of SENDs is routed without a round trip each
+    // (and their store writes share one group commit); the batch as a whole is
+    // awaited before the socket reads more.
     const done = this.#send(frame, destination);
     if (header(frame, 'receipt') === undefined) {
-      // Not awaited here, so a batch of SENDs is routed without a round trip each;
-      // the batch as a whole is awaited before the socket reads more.
       this.#track(done, frame);
       return;
     }
-    await done;
-    await this.#receipt(frame);
+    // The RECEIPT follows this SEND's own acceptance and every earlier frame's,
+    // so receipts still come out in frame order.
+    const earlier = [...this.#inflight];
+    this.#track(
+      Promise.all([...earlier, done]).then(() => this.#writeReceipt(frame)),
+      frame,
+    );
   }
 
   /**
@@ -786,10 +792,14 @@ export class StompSession {
   // -------------------------------------------------------------- output
 
   async #receipt(frame: StompFrame): Promise<void> {
-    const receipt = header(frame, 'receipt');
-    if (receipt === undefined) return;
+    if (header(frame, 'receipt') === undefined) return;
     await this.#settleInflight();
-    if (this.#state === 'closed') return;
+    this.#writeReceipt(frame);
+  }
+
+  #writeReceipt(frame: StompFrame): void {
+    const receipt = header(frame, 'receipt');
+    if (receipt === undefined || this.#state === 'closed') return;
     this.#write({
       kind: 'frame',
       frame: { command: 'RECEIPT', headers: [['receipt-id', receipt]], body: EMPTY },
