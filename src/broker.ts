@@ -1,6 +1,10 @@
+import { readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { RoostConfig } from './config/types.js';
+import { ConnectionGate } from './core/connection-gate.js';
+import { StoreWatermark, type StoreProbes } from './core/store-limit.js';
 import { Router } from './core/router.js';
 import { DEFAULT_TOPIC_LIMITS } from './core/topic.js';
 import { Queues, type QueueCatalog } from './core/queues.js';
@@ -95,6 +99,21 @@ export class Broker {
       teardown.push(() => store.close());
       log.info({ dataDir: config.dataDir, durability: config.durability }, 'store open');
 
+      // One count of connections for every listener; limits in docs/limits.md.
+      const { limits } = config;
+      const gate = new ConnectionGate(limits);
+      const publishLimits = { publishesPerSecond: limits.publishesPerSecond, publishBurst: limits.publishBurst };
+      const storeWatermark = new StoreWatermark({
+        limits,
+        probes: storeProbes(config.dataDir),
+        onChange: (reason) => {
+          if (reason === undefined) log.info('store below its limits again: persistent messages accepted');
+          else log.warn({ reason }, 'store limit reached: new persistent messages are refused');
+        },
+      });
+      await storeWatermark.start();
+      teardown.push(async () => storeWatermark.stop());
+
       const authorizer = await createAuthorizer(config.auth, { log });
       teardown.push(() => authorizer.close());
       const authenticate = stompAuthenticate(authorizer);
@@ -115,6 +134,8 @@ export class Broker {
           router,
           persistence: new AedesLevelPersistence(store),
           log,
+          limits,
+          storeWatermark,
         });
         engine = started;
         const listeners: MqttListener[] = [];
@@ -125,13 +146,13 @@ export class Broker {
         });
         const { host } = config.mqtt;
         if (config.mqtt.port !== 0) {
-          const listener = await MqttListener.listen(started, host, portFor(config.mqtt.port));
+          const listener = await MqttListener.listen(started, host, portFor(config.mqtt.port), undefined, gate);
           listeners.push(listener);
           ports.mqtt = listener.port;
           log.info({ proto: 'mqtt', endpoint: endpoint('mqtt', host, listener.port) }, 'listening');
         }
         if (tlsPorts.mqtt !== 0) {
-          const listener = await MqttListener.listen(started, host, portFor(tlsPorts.mqtt), tls);
+          const listener = await MqttListener.listen(started, host, portFor(tlsPorts.mqtt), tls, gate);
           listeners.push(listener);
           ports.mqtts = listener.port;
           log.info({ proto: 'mqtt', endpoint: endpoint('mqtts', host, listener.port) }, 'listening');
@@ -159,6 +180,9 @@ export class Broker {
           log,
           options: stompOptions,
           authenticate,
+          gate,
+          publishLimits,
+          storeWatermark,
           ...(secure && tls !== undefined ? { tls } : {}),
         });
         teardown.push(() => listener.close());
@@ -190,7 +214,8 @@ export class Broker {
           maxPayloadBytes: config.http.maxPayloadBytes,
           drainTimeoutMs: config.http.drainTimeoutMs,
           mqtt: engine,
-          stomp: { router, queues, log, options: stompOptions, authenticate },
+          stomp: { router, queues, log, options: stompOptions, authenticate, publishLimits, storeWatermark },
+          gate,
           counts,
           startedAtMs,
           log,
@@ -251,6 +276,26 @@ export class Broker {
 /** `scheme://host:port/path`, with an IPv6 host in brackets. */
 function endpoint(scheme: string, host: string, port: number, path = ''): string {
   return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+}
+
+/** Free space under `dataDir` (what an unprivileged process may use) and the bytes of the files in it. */
+function storeProbes(dataDir: string): StoreProbes {
+  return {
+    async freeBytes() {
+      const fs = await statfs(dataDir);
+      return fs.bavail * fs.bsize;
+    },
+    async storeBytes() {
+      let total = 0;
+      for (const entry of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        // A file LevelDB compacts away between the listing and the stat is simply not counted.
+        const size = await stat(join(entry.parentPath, entry.name)).then((s) => s.size, () => 0);
+        total += size;
+      }
+      return total;
+    },
+  };
 }
 
 /** Opens the queues the config declares and binds their filters (re-made at every start). */

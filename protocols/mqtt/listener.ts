@@ -2,6 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Aedes } from 'aedes';
 import { listen } from '../shared/listen.js';
 import type { TlsContext } from '../shared/tls.js';
+import type { ConnectionGate } from '../../src/core/connection-gate.js';
+import { refuseAtConnect } from './engine.js';
+
+// A refused connection that never sends CONNECT is dropped after this long.
+const REFUSED_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Owns the MQTT TCP server socket and the sockets it accepted. aedes does not
@@ -26,11 +31,23 @@ export class MqttListener {
    * verified client certificate.
    * @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED
    */
-  static async listen(engine: Aedes, host: string, port: number, tls?: TlsContext): Promise<MqttListener> {
+  static async listen(engine: Aedes, host: string, port: number, tls?: TlsContext, gate?: ConnectionGate): Promise<MqttListener> {
     const sockets = new Set<Socket>();
     const accept = (socket: Socket): void => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
+      if (gate !== undefined) {
+        const admission = gate.admit(socket.remoteAddress ?? '');
+        if (admission.ok) {
+          socket.once('close', admission.release);
+        } else {
+          // Refused with a CONNACK (the engine's authenticate hook), so the client learns why.
+          refuseAtConnect(socket, admission.reason);
+          const timer = setTimeout(() => socket.destroy(), REFUSED_CONNECT_TIMEOUT_MS);
+          timer.unref();
+          socket.once('close', () => clearTimeout(timer));
+        }
+      }
       engine.handle(socket);
     };
     const server = tls === undefined ? createServer({ noDelay: true }, accept) : tls.createTlsServer(accept);

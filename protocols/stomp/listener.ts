@@ -3,12 +3,17 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ConnectionGate } from '../../src/core/connection-gate.js';
+import { RoostError } from '../../src/core/errors.js';
 import type { QueueRegistry } from '../../src/core/queue.js';
+import { PublishLimiter } from '../../src/core/rate-limit.js';
+import type { StoreWatermark } from '../../src/core/store-limit.js';
 import type { Router } from '../../src/core/router.js';
 import { listen } from '../shared/listen.js';
 import { clientCertificateCn, type TlsContext } from '../shared/tls.js';
-import { DEFAULT_STOMP_LIMITS, HEARTBEAT_EOL, StompDecoder, encodeFrame } from './codec.js';
-import type { Decoded, StompLimits } from './codec.js';
+import { DEFAULT_STOMP_LIMITS, HEARTBEAT_EOL, StompDecoder, encodeFrame, header } from './codec.js';
+import type { Decoded, StompFrame, StompLimits } from './codec.js';
+import { errorFrame } from './frame-rules.js';
 import { DEFAULT_STOMP_SESSION_OPTIONS, StompSession } from './session.js';
 import type { SessionOutput, StompAuthenticate, StompClock, StompPeer, StompSessionOptions } from './session.js';
 
@@ -42,6 +47,18 @@ export interface StompListenInit {
   readonly clock?: StompClock;
   /** Listen with TLS (STOMP over TLS) instead of plain TCP; the CN of a verified client certificate reaches `authenticate`. */
   readonly tls?: TlsContext;
+  /** The broker-wide connection limits; every connection is admitted when absent. */
+  readonly gate?: ConnectionGate;
+  /** Per-connection SEND rate (docs/limits.md); none when absent. */
+  readonly publishLimits?: PublishLimits | undefined;
+  /** While it refuses, SENDs to a queue or with `persistent:true` are refused. */
+  readonly storeWatermark?: StoreWatermark | undefined;
+}
+
+/** The SEND rate of one connection: `publishesPerSecond` sustained (0: no limit), `publishBurst` at once. */
+export interface PublishLimits {
+  readonly publishesPerSecond: number;
+  readonly publishBurst: number;
 }
 
 /** What one connection needs, whatever it runs over. */
@@ -56,6 +73,10 @@ export interface StompAcceptInit {
   readonly clock?: StompClock | undefined;
   /** What the transport knows of the peer (a verified TLS client certificate's CN). */
   readonly peer?: StompPeer | undefined;
+  /** Per-connection SEND rate (docs/limits.md); none when absent. */
+  readonly publishLimits?: PublishLimits | undefined;
+  /** While it refuses, SENDs to a queue or with `persistent:true` are refused. */
+  readonly storeWatermark?: StoreWatermark | undefined;
 }
 
 /** One STOMP session running over a transport. */
@@ -101,9 +122,20 @@ export class StompListener {
       options,
       authenticate: init.authenticate,
       clock: init.clock,
+      publishLimits: init.publishLimits,
+      storeWatermark: init.storeWatermark,
     };
     const connections = new Set<StompConnection>();
-    const track = (transport: Duplex, peer: StompPeer): void => {
+    const { gate } = init;
+    const track = (transport: Duplex & { remoteAddress?: string | undefined }, peer: StompPeer): void => {
+      if (gate !== undefined) {
+        const admission = gate.admit(transport.remoteAddress ?? '');
+        if (!admission.ok) {
+          refuseConnection(transport, admission.message);
+          return;
+        }
+        transport.once('close', admission.release);
+      }
       const connection = acceptStompConnection(transport, { ...accept, peer });
       connections.add(connection);
       transport.once('close', () => connections.delete(connection));
@@ -155,6 +187,42 @@ export class StompListener {
   }
 }
 
+/** Over a connection limit: an ERROR before any CONNECT is read (1.0 rules: every client reads them), then the close. */
+function refuseConnection(transport: Duplex, message: string): void {
+  const frame = errorFrame(new RoostError('STOMP_LIMIT_EXCEEDED', `connection refused: ${message}`), { summary: 'connection refused: limit exceeded' });
+  transport.on('error', () => transport.destroy());
+  transport.end(encodeFrame(frame, '1.0'));
+  // Whatever the peer sent is read and dropped, so its FIN is seen and the socket closes.
+  transport.resume();
+  const timer = setTimeout(() => transport.destroy(), CLOSE_GRACE_MS);
+  timer.unref();
+  transport.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * The index of the first SEND in `events` a limit refuses, with the error
+ * to answer it with; undefined when every SEND passes.
+ */
+function firstRefusedSend(
+  events: readonly Decoded[],
+  limiter: PublishLimiter | undefined,
+  watermark: StoreWatermark | undefined,
+): { at: number; frame: StompFrame; err: RoostError } | undefined {
+  for (let at = 0; at < events.length; at++) {
+    const event = events[at] as Decoded;
+    if (event.kind !== 'frame' || event.frame.command !== 'SEND') continue;
+    const { frame } = event;
+    if (limiter !== undefined && !limiter.admit()) {
+      return { at, frame, err: new RoostError('STOMP_LIMIT_EXCEEDED', 'publish rate exceeded: SEND frames arrive faster than limits.publishesPerSecond allows') };
+    }
+    const full = watermark?.refusal;
+    if (full !== undefined && (header(frame, 'destination')?.startsWith('/queue/') === true || header(frame, 'persistent') === 'true')) {
+      return { at, frame, err: new RoostError('STOMP_LIMIT_EXCEEDED', `store full, persistent message refused: ${full}`) };
+    }
+  }
+  return undefined;
+}
+
 function decoderOptions(options: StompListenerOptions) {
   return {
     maxFrameBytes: options.maxFrameBytes,
@@ -194,6 +262,8 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
   const id = randomBytes(9).toString('base64url');
   const log = init.log.child({ proto: 'stomp', connId: id });
   const decoder = new StompDecoder(decoderOptions(options));
+  const limits = init.publishLimits;
+  const limiter = limits !== undefined && limits.publishesPerSecond > 0 ? new PublishLimiter(limits) : undefined;
   let drainTimer: ReturnType<typeof setTimeout> | undefined;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
   let ended = false;
@@ -289,8 +359,18 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
       return;
     }
     if (!events.some((e) => e.kind === 'frame')) return;
+    const refused = firstRefusedSend(events, limiter, init.storeWatermark);
     // Backpressure: read nothing more until this batch is routed, stored and answered.
     socket.pause();
+    if (refused !== undefined) {
+      // Frames before the refused SEND are handled first; the refusal ends the session.
+      void session.receive(events.slice(0, refused.at)).then(() => {
+        log.info({ reason: refused.err.message }, 'SEND refused: limit');
+        session.fail(refused.err, refused.frame);
+        if (!socket.destroyed) socket.resume();
+      });
+      return;
+    }
     void session.receive(events).then(() => {
       // Heart-beats that arrived while reading was paused are still in the socket: not the client's silence.
       session.activity();

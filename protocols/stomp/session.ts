@@ -293,10 +293,10 @@ export class StompSession {
   /**
    * Ends the session with an ERROR for `err` (a RoostError from the decoder,
    * usually). Anything that is not a RoostError is logged and answered with a
-   * generic internal error.
+   * generic internal error. With `frame`, the ERROR names it (and its receipt).
    */
-  fail(err: unknown): void {
-    this.#fail(err);
+  fail(err: unknown, frame?: StompFrame): void {
+    this.#fail(err, frame);
   }
 
   /** The transport can take more: send what was held back while it was full. */

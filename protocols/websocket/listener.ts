@@ -1,8 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { ConnectionGate } from '../../src/core/connection-gate.js';
 import { listen } from '../shared/listen.js';
 import { clientCertificateCn, UNDERLYING_SOCKET, type TlsContext } from '../shared/tls.js';
 import { acceptStompConnection, type StompAcceptInit, type StompConnection } from '../stomp/listener.js';
@@ -36,6 +37,8 @@ export interface HttpListenInit {
   /** When the broker started, for `uptimeSeconds`; ms since the epoch. */
   readonly startedAtMs: number;
   readonly log: Logger;
+  /** The broker-wide connection limits; an upgrade over them is refused with 503 and Retry-After. */
+  readonly gate?: ConnectionGate | undefined;
 }
 
 interface WsConnection {
@@ -147,6 +150,16 @@ export class HttpListener {
       refuseUpgrade(socket, 503, 'server shutting down');
       return;
     }
+    if (this.#init.gate !== undefined) {
+      const admission = this.#init.gate.admit(req.socket.remoteAddress ?? '');
+      if (!admission.ok) {
+        this.#log.info({ endpoint: decision.endpoint, reason: admission.reason }, 'upgrade refused: limit');
+        refuseOverLimit(socket, admission.message, admission.retryAfterSeconds);
+        return;
+      }
+      // The slot is the TCP connection's: released however the upgrade or the WebSocket ends.
+      req.socket.once('close', admission.release);
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = this.#open(ws, req, decision.endpoint);
       this.#connections.add(connection);
@@ -209,6 +222,21 @@ function closedWithin(ws: WebSocket, stream: WebSocketDuplex, graceMs: number): 
     });
     stream.closeWith(WS_CLOSE.goingAway, 'server shutting down');
   });
+}
+
+/** 503 with Retry-After: the client may try again later (RFC 9110 §10.2.3). */
+function refuseOverLimit(socket: Duplex, message: string, retryAfterSeconds: number): void {
+  const body = `${message}\n`;
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 503 ${STATUS_CODES[503] ?? ''}\r\n` +
+      'Connection: close\r\n' +
+      `Retry-After: ${retryAfterSeconds}\r\n` +
+      'Content-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      '\r\n' +
+      body,
+  );
 }
 
 /** Plain HTTP: `GET /healthz`, else 404. */

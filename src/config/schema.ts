@@ -88,6 +88,24 @@ const http = z
   })
   .prefault({});
 
+/** Broker-wide limits; docs/limits.md says how each protocol is answered when one is hit. */
+const limits = z
+  .strictObject({
+    maxConnections: atLeast(1, 10_000),
+    maxConnectionsPerIp: atLeast(1, 1_000),
+    // 0: no rate limit on new connections.
+    connectionsPerIpPerSecond: atLeast(0, 0),
+    // 0: no rate limit on PUBLISH / SEND.
+    publishesPerSecond: atLeast(0, 0),
+    publishBurst: atLeast(1, 100),
+    maxSubscriptionsPerClient: atLeast(1, 1_000),
+    // 0: no floor on the free disk space under dataDir.
+    diskMinFreeBytes: atLeast(0, 0),
+    // 0: no cap on the store's size.
+    storeMaxBytes: atLeast(0, 0),
+  })
+  .prefault({});
+
 /** Certificate files shared by every TLS listener; the listeners exist only when `cert` and `key` are set. */
 const tls = z
   .strictObject({
@@ -225,6 +243,7 @@ export const rawConfigSchema = z.strictObject({
   tls,
   queueDefaults,
   queues: z.array(queue).default([]),
+  limits,
 });
 
 type RawConfig = z.output<typeof rawConfigSchema>;

@@ -146,6 +146,26 @@ export interface AuthConfig {
   readonly acl: AclRuleConfig[];
 }
 
+/** Broker-wide limits; each is answered in the protocol's own way (docs/limits.md). */
+export interface LimitsConfig {
+  /** Connections open at once, every protocol and transport together. */
+  readonly maxConnections: number;
+  /** Connections open at once from one IP address. */
+  readonly maxConnectionsPerIp: number;
+  /** New connections one IP address may open per second (a token bucket of that size); 0: no limit. */
+  readonly connectionsPerIpPerSecond: number;
+  /** PUBLISH / SEND frames one connection may send per second, sustained; 0: no limit. */
+  readonly publishesPerSecond: number;
+  /** PUBLISH / SEND frames one connection may send at once above the sustained rate. */
+  readonly publishBurst: number;
+  /** Subscriptions one MQTT client may hold (STOMP: stomp.maxSubscriptions). */
+  readonly maxSubscriptionsPerClient: number;
+  /** Below this much free disk under dataDir, new persistent messages are refused, bytes; 0: no floor. */
+  readonly diskMinFreeBytes: number;
+  /** Above this store size, new persistent messages are refused, bytes; 0: no cap. */
+  readonly storeMaxBytes: number;
+}
+
 export interface RoostConfig {
   /** Directory holding the LevelDB store; created if missing. */
   readonly dataDir: string;
@@ -161,4 +181,5 @@ export interface RoostConfig {
   readonly tls: TlsConfig;
   readonly queueDefaults: QueueDefaultsConfig;
   readonly queues: QueueConfig[];
+  readonly limits: LimitsConfig;
 }

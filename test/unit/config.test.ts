@@ -91,6 +91,16 @@ describe('defaults', () => {
       tls: { requestClientCert: false, minVersion: 'TLSv1.2', mqttPort: 8883, stompPort: 61614, httpsPort: 8443 },
       queueDefaults: { maxLength: 100_000, overflow: 'drop-oldest', ttlMs: 0, maxDeliveries: 0 },
       queues: [],
+      limits: {
+        maxConnections: 10_000,
+        maxConnectionsPerIp: 1000,
+        connectionsPerIpPerSecond: 0,
+        publishesPerSecond: 0,
+        publishBurst: 100,
+        maxSubscriptionsPerClient: 1000,
+        diskMinFreeBytes: 0,
+        storeMaxBytes: 0,
+      },
     });
     expect(load()).toEqual(configDefaults());
   });
@@ -199,6 +209,14 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_QUEUE_DEFAULTS_TTL_MS',
       'ROOST_QUEUE_DEFAULTS_MAX_DELIVERIES',
       'ROOST_QUEUES',
+      'ROOST_LIMITS_MAX_CONNECTIONS',
+      'ROOST_LIMITS_MAX_CONNECTIONS_PER_IP',
+      'ROOST_LIMITS_CONNECTIONS_PER_IP_PER_SECOND',
+      'ROOST_LIMITS_PUBLISHES_PER_SECOND',
+      'ROOST_LIMITS_PUBLISH_BURST',
+      'ROOST_LIMITS_MAX_SUBSCRIPTIONS_PER_CLIENT',
+      'ROOST_LIMITS_DISK_MIN_FREE_BYTES',
+      'ROOST_LIMITS_STORE_MAX_BYTES',
     ]);
     expect(flagNameOf('mqtt.port')).toBe('--mqtt-port');
     expect(flagNameOf('dataDir')).toBe('--data-dir');
@@ -360,7 +378,7 @@ describe('config/roost.yaml', () => {
       expect(at, key.path).toBeGreaterThan(0);
       expect(lines[at - 1], `comment above ${key.path}`).toMatch(/^\s*# \S/);
     }
-    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'http', 'tls', 'queueDefaults']));
+    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'http', 'tls', 'queueDefaults', 'limits']));
   });
 });
 
