@@ -5,10 +5,17 @@
  * of packets leaves in one `write()`, and received PUBLISH/PUBACK frames are
  * scanned in place without building a packet object. Rare control packets
  * (CONNACK, SUBACK, …) go through mqtt-packet's parser.
+ *
+ * The same client also speaks MQTT over WebSocket (`transport: 'ws'`): the
+ * WebSocket is wrapped as a byte stream, so the batched writes become one
+ * binary message each and every received message goes through the same
+ * in-place scanner.
  */
 
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
+import { createWebSocketStream, WebSocket } from 'ws';
 
 /** Payload layout every bench publisher writes: who sent it, in what order, and when. */
 export const PAYLOAD_PUBLISHER_OFFSET = 0; // u32 BE
@@ -21,14 +28,38 @@ const TYPE_PUBLISH = 3;
 const TYPE_PUBACK = 4;
 const PUBACK_BYTES = 4;
 
+/** How a client reaches the broker: a raw TCP socket, or MQTT over WebSocket ([MQTT-6.0]). */
+export type MqttTransport = 'tcp' | 'ws';
+
+/** Subprotocol a bench client offers on WebSocket: MQTT 3.1.1 [MQTT-6.0.0-3]. */
+export const MQTT_WS_SUBPROTOCOL = 'mqtt';
+/** Default WebSocket path, Roost's `http.mqttPath`. */
+export const DEFAULT_MQTT_WS_PATH = '/mqtt';
+
+/**
+ * The `ws://` URL of an MQTT WebSocket endpoint (an IPv6 host in brackets).
+ * @throws RangeError when `path` does not start with `/` or the port is not 1–65535.
+ */
+export function mqttWebSocketUrl(host: string, port: number, path: string = DEFAULT_MQTT_WS_PATH): string {
+  if (!path.startsWith('/')) throw new RangeError(`WebSocket path must start with "/", got "${path}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new RangeError(`port must be 1–65535, got ${port}`);
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `ws://${bracketed}:${port}${path}`;
+}
+
 export interface ConnectOptions {
   readonly host: string;
+  /** The MQTT port for TCP; the HTTP port for `transport: 'ws'`. */
   readonly port: number;
   readonly clientId: string;
   /** MQTT keepalive, seconds; 0 (default) disables it so idle clients need no PINGREQ. */
   readonly keepaliveSec?: number;
   /** Give up on the TCP connect + CONNACK after this long, ms (default 10,000). */
   readonly timeoutMs?: number;
+  /** `tcp` (default) or `ws`: MQTT over WebSocket, binary messages, subprotocol `mqtt`. */
+  readonly transport?: MqttTransport;
+  /** WebSocket path (default `/mqtt`); ignored over TCP. */
+  readonly path?: string;
 }
 
 /**
@@ -46,7 +77,8 @@ interface Waiter {
 
 /** One MQTT 3.1.1 connection. Use `RawMqttClient.connect()`. */
 export class RawMqttClient {
-  readonly socket: net.Socket;
+  /** The byte stream to the broker: a `net.Socket` over TCP, the WebSocket's stream over `ws`. */
+  readonly socket: Duplex;
   /** Receives every PUBLISH; see `PublishHandler` for the lifetime of `data`. */
   onPublish: PublishHandler | undefined;
   /** Receives the packet id of every PUBACK. */
@@ -67,7 +99,7 @@ export class RawMqttClient {
   #closed = false;
   #nextControlId = 1;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: Duplex) {
     this.socket = socket;
     this.#parser.on('packet', (packet: Packet) => this.#onControl(packet));
     this.#parser.on('error', (err: Error) => this.#fail(err));
@@ -84,7 +116,10 @@ export class RawMqttClient {
    * @throws Error when the connection fails, times out or CONNACK refuses it.
    */
   static async connect(options: ConnectOptions): Promise<RawMqttClient> {
-    const socket = net.connect({ host: options.host, port: options.port, noDelay: true });
+    const socket =
+      options.transport === 'ws'
+        ? openWebSocketStream(mqttWebSocketUrl(options.host, options.port, options.path))
+        : net.connect({ host: options.host, port: options.port, noDelay: true });
     const client = new RawMqttClient(socket);
     const timeoutMs = options.timeoutMs ?? 10_000;
     const timer = setTimeout(() => client.#fail(new Error(`CONNACK not received within ${timeoutMs} ms`)), timeoutMs);
@@ -247,6 +282,21 @@ export class RawMqttClient {
     }
     this.socket.write(out);
   }
+}
+
+/**
+ * A WebSocket to `url` as a byte stream: each `write()` leaves as one binary
+ * message (the client masks it, as every client must), each received message
+ * is one `'data'` chunk. Writes made before the handshake completes wait for
+ * it. The stream is destroyed, so `'close'` is emitted, whenever the
+ * WebSocket closes, also when the broker closes it.
+ */
+function openWebSocketStream(url: string): Duplex {
+  // No permessage-deflate: Roost does not offer it, and the bench measures framing, not compression.
+  const ws = new WebSocket(url, [MQTT_WS_SUBPROTOCOL], { perMessageDeflate: false });
+  const stream = createWebSocketStream(ws);
+  ws.once('close', () => stream.destroy());
+  return stream;
 }
 
 export interface PublisherOptions {

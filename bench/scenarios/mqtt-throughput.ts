@@ -7,7 +7,7 @@
  * counted after publishing stops and deliveries settle.
  */
 
-import { Publisher, RawMqttClient, readPublisherIndex, readSeq } from '../mqtt-raw.js';
+import { Publisher, RawMqttClient, readPublisherIndex, readSeq, type ConnectOptions } from '../mqtt-raw.js';
 import { CpuMeter, readPeakRssBytes, readRssBytes } from '../proc.js';
 import type { BenchOptions, BenchResult, Scenario } from '../scenario.js';
 import { lossPct, SeqTracker } from '../stats.js';
@@ -34,7 +34,8 @@ const SETTLE_CAP_MS = 15_000;
 /** How often parked QoS 0 publishers are checked for a stall (no delivery at all since the last check). */
 const STALL_TICK_MS = 200;
 
-interface ThroughputPlan {
+/** What a throughput measurement loads the broker with; exported for scenarios that reuse the measurement. */
+export interface ThroughputPlan {
   readonly publishers: number;
   readonly subscribers: number;
   readonly qos: 0 | 1;
@@ -42,13 +43,15 @@ interface ThroughputPlan {
   readonly window: number;
   readonly topic: (publisher: number) => string;
   readonly filter: string;
+  /** Where and how every client connects; default: TCP to the target's MQTT port. */
+  readonly endpoint?: (target: Target) => Pick<ConnectOptions, 'host' | 'port' | 'transport' | 'path'>;
 }
 
 /**
  * Measures one target with `plan`: connect subscribers, then publishers;
  * warm up; measure `durationMs`; stop publishing; settle; count.
  */
-async function measureThroughput(target: Target, options: BenchOptions, plan: ThroughputPlan): Promise<Measurement> {
+export async function measureThroughput(target: Target, options: BenchOptions, plan: ThroughputPlan): Promise<Measurement> {
   const warmupMs = numberFlag(options, 'warmup-ms', DEFAULT_WARMUP_MS);
   const settleMs = numberFlag(options, 'settle-ms', DEFAULT_SETTLE_MS);
   const maxAhead = Math.max(
@@ -56,6 +59,7 @@ async function measureThroughput(target: Target, options: BenchOptions, plan: Th
     Math.floor(numberFlag(options, 'max-ahead', DEFAULT_MAX_AHEAD) / (plan.publishers * plan.subscribers)),
   );
   const runId = `${process.pid}-${Date.now().toString(36)}`;
+  const endpoint = plan.endpoint?.(target) ?? { host: target.host, port: target.port };
   const clients: RawMqttClient[] = [];
   let running = false;
   let delivered = 0;
@@ -112,7 +116,7 @@ async function measureThroughput(target: Target, options: BenchOptions, plan: Th
   }, STALL_TICK_MS);
   try {
     for (let s = 0; s < plan.subscribers; s++) {
-      const client = await RawMqttClient.connect({ host: target.host, port: target.port, clientId: `bench-sub-${s}-${runId}` });
+      const client = await RawMqttClient.connect({ ...endpoint, clientId: `bench-sub-${s}-${runId}` });
       clients.push(client);
       const mine = Array.from({ length: plan.publishers }, () => new SeqTracker());
       trackers.push(mine);
@@ -130,7 +134,7 @@ async function measureThroughput(target: Target, options: BenchOptions, plan: Th
       await client.subscribe(plan.filter, plan.qos);
     }
     for (let p = 0; p < plan.publishers; p++) {
-      const client = await RawMqttClient.connect({ host: target.host, port: target.port, clientId: `bench-pub-${p}-${runId}` });
+      const client = await RawMqttClient.connect({ ...endpoint, clientId: `bench-pub-${p}-${runId}` });
       clients.push(client);
       const publisher = new Publisher(client, {
         topic: plan.topic(p),
@@ -262,16 +266,20 @@ function throughputScenario(name: string, description: string, plan: ThroughputP
   };
 }
 
+/** The fan-in loads, also measured by `acl.ts` with an ACL on. */
+export const FANIN_Q0_PLAN: ThroughputPlan = { publishers: 10, subscribers: 1, qos: 0, window: 0, topic: (p) => `bench/p${p}`, filter: 'bench/#' };
+export const FANIN_Q1_PLAN: ThroughputPlan = { publishers: 10, subscribers: 1, qos: 1, window: 100, topic: (p) => `bench/p${p}`, filter: 'bench/#' };
+
 export const mqttFaninQos0 = throughputScenario(
   'mqtt-fanin-q0',
   '10 publishers → 1 subscriber on bench/#, QoS 0, 64-byte payloads: delivered msg/s, loss %',
-  { publishers: 10, subscribers: 1, qos: 0, window: 0, topic: (p) => `bench/p${p}`, filter: 'bench/#' },
+  FANIN_Q0_PLAN,
 );
 
 export const mqttFaninQos1 = throughputScenario(
   'mqtt-fanin-q1',
   '10 publishers (100 in flight each) → 1 subscriber acking every message on bench/#, QoS 1: delivered and PUBACKed msg/s, loss %',
-  { publishers: 10, subscribers: 1, qos: 1, window: 100, topic: (p) => `bench/p${p}`, filter: 'bench/#' },
+  FANIN_Q1_PLAN,
 );
 
 export const mqttFanoutQos0 = throughputScenario(

@@ -26,6 +26,8 @@ export interface Target {
   readonly pid: number | undefined;
   /** STOMP port, when the target was started with `StartOptions.stompPort`. */
   readonly stompPort?: number | undefined;
+  /** HTTP (WebSocket) port, when the target was started with `StartOptions.httpPort`. */
+  readonly httpPort?: number | undefined;
 }
 
 export interface RunningTarget extends Target {
@@ -33,6 +35,13 @@ export interface RunningTarget extends Target {
   readonly alive: boolean;
   /** SIGTERM, then SIGKILL after a grace period; removes the temp dir. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Crash and restart: SIGKILL by PID (no shutdown of any kind), then the same
+   * command again on the same ports, temp dir and so data dir; resolves once it
+   * accepts connections. `pid` and `alive` are the new process's afterwards.
+   * @throws Error when the target is stopped or the new process does not listen in time.
+   */
+  restart(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -42,6 +51,8 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number;
   /** Roost only: also listen for STOMP on a free port (exposed as `stompPort`); otherwise STOMP is off. */
   readonly stompPort?: boolean;
+  /** Roost only: also run the HTTP listener (MQTT and STOMP over WebSocket) on a free port (exposed as `httpPort`); otherwise it is off. */
+  readonly httpPort?: boolean;
   /** Extra environment for the child, on top of the harness's (e.g. `ROOST_QUEUES`). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -104,15 +115,18 @@ export async function startTarget(name: TargetName, options: StartOptions = {}):
   try {
     const [command, args] = await commandFor(name, port, tempDir);
     const stompPort = options.stompPort === true && name === 'roost' ? await freePort() : undefined;
+    const httpPort = options.httpPort === true && name === 'roost' ? await freePort() : undefined;
     // Listeners a scenario does not use stay off: nothing else is measured, and no default port can collide.
-    if (name === 'roost') args.push('--stomp-port', String(stompPort ?? 0), '--http-port', '0');
+    if (name === 'roost') args.push('--stomp-port', String(stompPort ?? 0), '--http-port', String(httpPort ?? 0));
     // cwd in the temp dir: a roost.yaml in the caller's directory must not change what is measured.
     const child = spawnWithLimits(command, args, options.openFiles, tempDir, options.env);
     live.set(child, tempDir);
-    const target = new ChildTarget(name, port, child, tempDir, stompPort);
+    const target = new ChildTarget(name, port, child, tempDir, stompPort, httpPort);
+    target.respawn = { start: () => spawnWithLimits(command, args, options.openFiles, tempDir, options.env), readyTimeoutMs: options.readyTimeoutMs ?? 15_000 };
     try {
       await waitForPort(port, child, target, options.readyTimeoutMs ?? 15_000);
       if (stompPort !== undefined) await waitForPort(stompPort, child, target, options.readyTimeoutMs ?? 15_000);
+      if (httpPort !== undefined) await waitForPort(httpPort, child, target, options.readyTimeoutMs ?? 15_000);
     } catch (err) {
       await target.stop();
       throw err;
@@ -209,7 +223,9 @@ function spawnWithLimits(
   extraEnv?: Readonly<Record<string, string>>,
 ): ChildProcess {
   const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
-  const env = extraEnv === undefined ? process.env : { ...process.env, ...extraEnv };
+  // Every bench connection comes from 127.0.0.1: Roost's per-IP and total connection limits
+  // would cap mqtt-conns, so they are lifted here (other targets ignore ROOST_* variables).
+  const env = { ...process.env, ROOST_LIMITS_MAX_CONNECTIONS: '1000000', ROOST_LIMITS_MAX_CONNECTIONS_PER_IP: '1000000', ...extraEnv };
   const limit = readOpenFilesLimit('self');
   // Only ever raise: a child inherits our limit, and lowering it would cap the figure being measured.
   if (openFiles === undefined || limit === undefined || openFiles <= limit.soft) return spawn(command, args, { stdio, cwd, env });
@@ -220,29 +236,38 @@ function spawnWithLimits(
 
 class ChildTarget implements RunningTarget {
   readonly host = HOST;
-  readonly pid: number | undefined;
+  /** Replaced by `restart()`. */
+  pid: number | undefined;
+  /** How `restart()` starts the same process again; set by `startTarget`. */
+  respawn: { readonly start: () => ChildProcess; readonly readyTimeoutMs: number } | undefined;
   #stderrTail = '';
   #stopping: Promise<void> | undefined;
-  readonly #exited: Promise<void>;
+  #exited: Promise<void>;
 
   constructor(
     readonly name: string,
     readonly port: number,
-    readonly child: ChildProcess,
+    public child: ChildProcess,
     readonly tempDir: string,
     readonly stompPort?: number | undefined,
+    readonly httpPort?: number | undefined,
   ) {
     this.pid = child.pid;
+    this.#exited = this.#watch(child);
+  }
+
+  /** Keeps the tail of `child`'s stderr; resolves when it exits. */
+  #watch(child: ChildProcess): Promise<void> {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => {
       this.#stderrTail = (this.#stderrTail + text).slice(-STDERR_TAIL_BYTES);
     });
-    this.#exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
-    });
     child.on('error', (err) => {
       this.#stderrTail += `\n${err.message}`;
+    });
+    return new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
     });
   }
 
@@ -261,6 +286,22 @@ class ChildTarget implements RunningTarget {
 
   stop(): Promise<void> {
     return (this.#stopping ??= this.#stop());
+  }
+
+  async restart(): Promise<void> {
+    if (this.#stopping !== undefined) throw new Error(`${this.name} was stopped; it cannot be restarted`);
+    if (this.respawn === undefined) throw new Error(`${this.name} cannot be restarted`);
+    if (this.alive && this.pid !== undefined) signal(this.pid, 'SIGKILL');
+    await this.#exited;
+    live.delete(this.child);
+    const child = this.respawn.start();
+    live.set(child, this.tempDir);
+    this.child = child;
+    this.pid = child.pid;
+    this.#stderrTail += `\n(restarted as pid ${child.pid})`;
+    this.#exited = this.#watch(child);
+    const ports = [this.port, this.stompPort, this.httpPort].filter((port): port is number => port !== undefined);
+    for (const port of ports) await waitForPort(port, child, this, this.respawn.readyTimeoutMs);
   }
 
   async #stop(): Promise<void> {
