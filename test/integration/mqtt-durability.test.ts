@@ -37,6 +37,22 @@ describe('durability of persistent sessions', () => {
     await end(late);
   });
 
+  it('drains a long offline queue in order, within a small Receive Maximum', async () => {
+    const t = await startBroker();
+    cleanup.push(() => t.close());
+    const options = { protocolVersion: 5 as const, clientId: 'backlog', clean: false, properties: { sessionExpiryInterval: 300, receiveMaximum: 5 } };
+    const sub = await connect(t.mqttPort, options);
+    await sub.subscribeAsync('backlog/#', { qos: 1 });
+    await sub.endAsync();
+    const pub = await connect(t.mqttPort, { protocolVersion: 4 });
+    await Promise.all(Array.from({ length: 600 }, (_, i) => pub.publishAsync('backlog/x', String(i), { qos: 1 })));
+    await end(pub);
+    const back = await connect(t.mqttPort, options);
+    const got = await nextMessages(back, 600, 15_000);
+    expect(got.map((m) => Number(m.payload.toString()))).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    await end(back);
+  });
+
   it('drops the oldest offline messages past maxQueuedMessages', async () => {
     const t = await startBroker({ mqtt: { maxQueuedMessages: 5 } });
     cleanup.push(() => t.close());
