@@ -10,14 +10,13 @@
  * not start or stopped on an error, or passwd failed; 2 the command line or
  * the configuration is wrong.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Broker } from './broker.js';
 import type { RoostConfig } from './config/types.js';
 import { RoostError } from './core/errors.js';
+import { roostVersion } from './version.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -79,20 +78,6 @@ function fail(message: string, code: number): never {
 
 function usageError(message: string): never {
   fail(`${message}\nRun "roost --help" for usage.`, EXIT_USAGE);
-}
-
-/** The package's version; walks up because the compiled file sits one level deeper than the source. */
-function readVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 4; depth++) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate)) {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'roost' && pkg.version) return pkg.version;
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
 }
 
 function parseCommandLine(argv: readonly string[]) {
@@ -234,7 +219,7 @@ async function start(values: ReturnType<typeof parseCommandLine>['values']): Pro
   exitOnUnexpectedErrors(log);
   const adopt = handleSignals(log);
 
-  log.info({ version: readVersion(), config: file ?? null }, 'starting roost');
+  log.info({ version: roostVersion(), config: file ?? null }, 'starting roost');
   if (file === undefined) announceDefaults(config, log);
   const exposed = [config.host, config.mqtt.host, config.stomp.host, config.http.host].filter((host) => !isLoopback(host));
   if (exposed.length > 0 && config.auth.allowAnonymous) {
@@ -326,7 +311,7 @@ async function passwd(args: readonly string[], values: ReturnType<typeof parseCo
 async function main(argv: readonly string[]): Promise<void> {
   const { values, positionals } = parseCommandLine(argv);
   if (values.version) {
-    process.stdout.write(`${readVersion()}\n`);
+    process.stdout.write(`${roostVersion()}\n`);
     return;
   }
   const [command, ...rest] = positionals;

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -9,6 +8,7 @@ import type { QueueRegistry } from '../../src/core/queue.js';
 import { PublishLimiter } from '../../src/core/rate-limit.js';
 import type { StoreWatermark } from '../../src/core/store-limit.js';
 import type { Router } from '../../src/core/router.js';
+import { roostVersion } from '../../src/version.js';
 import { listen } from '../shared/listen.js';
 import { clientCertificateCn, type TlsContext } from '../shared/tls.js';
 import { DEFAULT_STOMP_LIMITS, HEARTBEAT_EOL, StompDecoder, encodeFrame, header } from './codec.js';
@@ -26,7 +26,7 @@ export interface StompListenerOptions extends StompSessionOptions, StompLimits {
 export const DEFAULT_STOMP_LISTENER_OPTIONS: StompListenerOptions = Object.freeze({
   ...DEFAULT_STOMP_SESSION_OPTIONS,
   ...DEFAULT_STOMP_LIMITS,
-  server: `roost/${readRoostVersion()}`,
+  server: `roost/${roostVersion()}`,
   drainTimeoutMs: 60_000,
 });
 
@@ -385,19 +385,4 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
   });
 
   return { transport: socket, session };
-}
-
-/** The package's version; walks up because the compiled file sits one level deeper than the source. */
-function readRoostVersion(): string {
-  let dir = new URL('.', import.meta.url);
-  for (let i = 0; i < 4; i++) {
-    dir = new URL('..', dir);
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'roost' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // Not here; keep walking.
-    }
-  }
-  return 'unknown';
 }
