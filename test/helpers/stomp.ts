@@ -1,9 +1,10 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import stompit from 'stompit';
 import type { Client as StompitClient, Message as StompitMessage, StompitHeaders } from 'stompit';
 import { StompDecoder, encodeFrame, header } from '../../protocols/stomp/codec.js';
 import type { StompFrame, StompVersion } from '../../protocols/stomp/codec.js';
 import type { TestBroker } from './broker.js';
+import { SocketInbox, openSocket } from './socket-inbox.js';
 
 /**
  * A STOMP peer on a bare socket, for what well-behaved clients never send:
@@ -12,46 +13,36 @@ import type { TestBroker } from './broker.js';
  */
 export class RawStomp {
   readonly socket: Socket;
-  readonly frames: StompFrame[] = [];
   /** Heart-beat EOLs received. */
   heartbeats = 0;
   /** Set when the broker's bytes did not decode. */
   decodeError: unknown;
-  readonly #waiters: (() => void)[] = [];
+  readonly #inbox: SocketInbox<StompFrame>;
   readonly #decoder = new StompDecoder({ maxFrameBytes: 64 * 1024 * 1024, maxBodyBytes: 64 * 1024 * 1024 });
-  #closed = false;
-  readonly #closedPromise: Promise<void>;
 
   private constructor(socket: Socket) {
     this.socket = socket;
+    this.#inbox = new SocketInbox<StompFrame>(socket, (frame) => frame.command, 'frame');
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const event of this.#decoder.push(chunk)) {
           if (event.kind === 'heartbeat') this.heartbeats++;
-          else this.frames.push(event.frame);
+          else this.#inbox.push(event.frame);
         }
       } catch (err) {
         this.decodeError = err;
       }
-      this.#wake();
-    });
-    socket.on('error', () => undefined);
-    this.#closedPromise = new Promise((resolve) => {
-      socket.once('close', () => {
-        this.#closed = true;
-        this.#wake();
-        resolve();
-      });
+      this.#inbox.wake();
     });
   }
 
   static async open(port: number): Promise<RawStomp> {
-    const socket = netConnect({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    return new RawStomp(socket);
+    return new RawStomp(await openSocket(port));
+  }
+
+  /** Every frame received and not yet taken by `next`, in arrival order. */
+  get frames(): StompFrame[] {
+    return this.#inbox.items;
   }
 
   /** Opens a socket, sends CONNECT (`accept-version:1.2` unless given) and waits for CONNECTED. */
@@ -66,7 +57,7 @@ export class RawStomp {
   }
 
   get isClosed(): boolean {
-    return this.#closed;
+    return this.#inbox.isClosed;
   }
 
   /** The version the decoder follows (set by CONNECTED). */
@@ -89,53 +80,23 @@ export class RawStomp {
   }
 
   /** The next frame (of `command`, when given) the broker sent; rejects on close or timeout. */
-  async next(command?: string, timeoutMs = 5_000): Promise<StompFrame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const at = this.frames.findIndex((f) => command === undefined || f.command === command);
-      if (at >= 0) return this.frames.splice(at, 1)[0] as StompFrame;
-      if (this.#closed) throw new Error(`connection closed while waiting for ${command ?? 'a frame'}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${command ?? 'frame'} within ${timeoutMs} ms`);
-      await this.#wait(left);
-    }
+  next(command?: string, timeoutMs = 5_000): Promise<StompFrame> {
+    return this.#inbox.next(command, timeoutMs);
   }
 
   /** Resolves when the broker has closed the connection; rejects after `timeoutMs`. */
-  async closed(timeoutMs = 5_000): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`connection still open after ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.#closedPromise, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  closed(timeoutMs = 5_000): Promise<void> {
+    return this.#inbox.closed(timeoutMs);
   }
 
   /** Destroys the socket. */
   async close(): Promise<void> {
     this.socket.destroy();
-    await this.#closedPromise;
+    await this.#inbox.closedPromise;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  #wake(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
   }
 }
 
