@@ -2,10 +2,10 @@ import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
-import type { RoostConfig } from './config/types.js';
+import type { RoostConfig, SlowConsumerConfig } from './config/types.js';
 import { ConnectionGate } from './core/connection-gate.js';
 import { StoreWatermark, type StoreProbes } from './core/store-limit.js';
-import { Router } from './core/router.js';
+import { Router, type RouterOptions } from './core/router.js';
 import { DEFAULT_TOPIC_LIMITS } from './core/topic.js';
 import { Queues, type QueueCatalog } from './core/queues.js';
 import type { QueueSettings } from './core/queue.js';
@@ -118,7 +118,7 @@ export class Broker {
       teardown.push(() => authorizer.close());
       const authenticate = stompAuthenticate(authorizer);
 
-      const router = new Router();
+      const router = new Router(routerOptions(limits.slowConsumer, log));
       const queues = new Queues({ backend: store.queues, catalog: catalogOf(store), router, defaults: config.queueDefaults });
       await queues.start();
       await declareQueues(queues, config.queues);
@@ -271,6 +271,25 @@ export class Broker {
     await runAll(this.#teardown.slice().reverse());
     this.#log.info('closed');
   }
+}
+
+/** Each subscriber's buffer and the slow-consumer policy (docs/limits.md); the router reports at most once per interval and consumer. */
+function routerOptions(slow: SlowConsumerConfig, log: Logger): RouterOptions {
+  return {
+    maxPendingPerTarget: slow.maxPendingMessages,
+    slowConsumerPolicy: slow.policy,
+    slowConsumerTimeoutMs: slow.timeoutMs,
+    onSlowConsumer: (event) => {
+      const who = event.target.consumer;
+      if (event.kind === 'disconnect') {
+        log.info({ ...who, pending: event.pending, reason: event.reason }, 'slow consumer: disconnecting');
+      } else if (event.dropped > 0) {
+        log.warn({ ...who, dropped: event.dropped, leftInStore: event.leftInStore }, 'slow consumer: messages past its buffer dropped');
+      } else {
+        log.info({ ...who, leftInStore: event.leftInStore }, 'slow consumer: messages past its buffer left in the store');
+      }
+    },
+  };
 }
 
 /** `scheme://host:port/path`, with an IPv6 host in brackets. */

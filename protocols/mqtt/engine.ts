@@ -48,6 +48,7 @@ const SERVER_UNAVAILABLE = 3;
 const QUOTA_EXCEEDED = 0x97;
 const MESSAGE_RATE_TOO_HIGH = 0x96;
 const CONNECTION_RATE_EXCEEDED = 0x9f;
+const SERVER_BUSY = 0x89;
 
 /** aedes' `$SYS` prefix: internal publishes carry no client, and only the broker writes there. */
 const SYS_PREFIX = '$SYS/';
@@ -111,6 +112,8 @@ export async function createMqttEngine(options: MqttEngineOptions): Promise<Aede
           clientId: client.id,
           protocol: 'mqtt',
           ...(certificateCn === undefined ? {} : { certificateCn }),
+          // TCP and TLS: the socket; WebSocket: the upgrade request's socket.
+          remoteAddress: (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress,
         })
         .then((result) => {
           if (result.ok) {
@@ -118,6 +121,10 @@ export async function createMqttEngine(options: MqttEngineOptions): Promise<Aede
             done(null, true);
           } else if (result.reason === 'bad-credentials') {
             done(refuse('bad user name or password', BAD_CREDENTIALS) as AuthError, false);
+          } else if (result.reason === 'busy' || result.reason === 'throttled') {
+            const reasonCode = result.reason === 'busy' ? SERVER_BUSY : CONNECTION_RATE_EXCEEDED;
+            const message = result.reason === 'busy' ? 'too many logins waiting' : 'too many failed logins';
+            done(Object.assign(refuse(message, SERVER_UNAVAILABLE), { reasonCode }) as unknown as AuthError, false);
           } else {
             done(refuse('not authorized', NOT_AUTHORIZED) as AuthError, false);
           }

@@ -4,12 +4,31 @@ import type { Message, QoS } from '../../src/core/message.js';
 /** aedes' listener signature: a packet in, a callback when it is handled. */
 type Notify = ((packet: RoutedMessage, done: Accepted) => void) & { subscription?: SubscriptionMeta };
 
+/** What the router's slow-consumer policy reads of an aedes client. */
+interface SessionClient {
+  readonly id: string;
+  /** false for a session that outlives the connection (v3/v4 clean=false, v5 session expiry > 0). */
+  readonly clean: boolean;
+  readonly closed: boolean;
+  readonly version: number | null;
+  /** The client's Maximum Packet Size (v5), when it set one. */
+  readonly maximumPacketSize?: number;
+  readonly conn: {
+    write(bytes: Buffer, done: () => void): unknown;
+    destroy(): void;
+    once(event: 'close', listener: () => void): unknown;
+  };
+  /** Ends the session: unsubscribes, handles the will, destroys `conn`. */
+  close(done?: () => void): void;
+}
+
 /**
  * What Roost's aedes patch attaches to a client subscription's listener, so
  * the router can merge overlapping subscriptions of one session.
  */
 interface SubscriptionMeta {
-  readonly owner: object;
+  /** The aedes client holding the subscription. */
+  readonly owner: SessionClient;
   readonly qos: QoS;
   readonly subscriptionId?: number;
 }
@@ -23,6 +42,12 @@ export interface AedesMq {
   close(done: () => void): void;
 }
 
+// MQTT 5 §3.14.2.1: "An implementation or administrative imposed limit has been exceeded".
+const QUOTA_EXCEEDED = 0x97;
+// A DISCONNECT queued behind bytes the client does not read: this long to take it, then the socket goes.
+const SLOW_CLOSE_GRACE_MS = 5_000;
+const SHARE_PREFIX = '$share/';
+
 /**
  * Lets aedes use the core Router as its `mq`, so MQTT subscriptions live in
  * the same trie as every other protocol's. Each aedes listener function maps
@@ -31,7 +56,7 @@ export interface AedesMq {
 export function routerAsMq(router: Router): AedesMq {
   const targets = new Map<Notify, { target: RouteTarget; filters: number }>();
 
-  const targetFor = (notify: Notify): RouteTarget => {
+  const targetFor = (notify: Notify, topic: string): RouteTarget => {
     const known = targets.get(notify);
     if (known) {
       known.filters++;
@@ -44,6 +69,10 @@ export function routerAsMq(router: Router): AedesMq {
           owner: meta.owner,
           qos: meta.qos,
           ...(meta.subscriptionId === undefined ? {} : { subscriptionId: meta.subscriptionId }),
+          // A shared subscription is not queued for offline members (src/store/aedes-persistence.ts).
+          ...(topic.startsWith(SHARE_PREFIX) || meta.qos === 0 ? {} : { inStore: (message: RoutedMessage) => storedFor(meta.owner, message) }),
+          disconnect: (reason: string) => disconnectSlow(meta.owner, reason),
+          consumer: { proto: 'mqtt', clientId: meta.owner.id },
         }
       : { deliver: notify };
     targets.set(notify, { target, filters: 1 });
@@ -52,7 +81,7 @@ export function routerAsMq(router: Router): AedesMq {
 
   const mq: AedesMq = {
     on(topic, notify, done) {
-      router.subscribe(topic, targetFor(notify));
+      router.subscribe(topic, targetFor(notify, topic));
       if (done) setImmediate(done);
       return mq;
     },
@@ -74,6 +103,63 @@ export function routerAsMq(router: Router): AedesMq {
     },
   };
   return mq;
+}
+
+/**
+ * True when the store holds `message` for `client` already: aedes queues
+ * every QoS 1/2 message it publishes for each persistent session subscribed
+ * to it, connected or not, before routing it (its `brokerId` marks it as
+ * published through the engine; messages from STOMP are not queued so).
+ */
+function storedFor(client: SessionClient, message: RoutedMessage): boolean {
+  return !client.clean && message.qos > 0 && (message as { readonly brokerId?: string }).brokerId !== undefined;
+}
+
+/**
+ * The `disconnect` slow-consumer policy: a v5 client gets DISCONNECT 0x97
+ * Quota exceeded, then the close; 3.1.1 has no server DISCONNECT, so the
+ * connection is closed. A client that reads nothing never takes its
+ * DISCONNECT: its socket is destroyed after a grace.
+ */
+function disconnectSlow(client: SessionClient, reason: string): void {
+  if (client.closed) return;
+  const conn = client.conn;
+  const timer = setTimeout(() => conn.destroy(), SLOW_CLOSE_GRACE_MS);
+  timer.unref();
+  conn.once('close', () => clearTimeout(timer));
+  if (client.version !== 5) {
+    client.close();
+    return;
+  }
+  // Not aedes' disconnect(): it destroys the socket at once, and a DISCONNECT
+  // queued behind what the client has not read yet would go with it.
+  const withReason = disconnectPacket(QUOTA_EXCEEDED, `slow consumer: ${reason}`);
+  const max = client.maximumPacketSize;
+  // [MQTT-3.14.2-3] no Reason String that would take the packet past the client's Maximum Packet Size.
+  const packet = max !== undefined && max > 0 && withReason.length > max ? disconnectPacket(QUOTA_EXCEEDED, '') : withReason;
+  conn.write(packet, () => client.close());
+}
+
+// Keeps the Remaining Length and Property Length below 128: one byte each.
+const MAX_REASON_STRING_BYTES = 100;
+
+/** An MQTT 5 DISCONNECT (§3.14) with a reason code and, unless `reasonString` is empty, a Reason String (ASCII). */
+function disconnectPacket(reasonCode: number, reasonString: string): Buffer {
+  const text = Buffer.from(reasonString.slice(0, MAX_REASON_STRING_BYTES), 'latin1');
+  // Reason String property: identifier 0x1F, then a two-byte length and the bytes (§3.14.2.2.3).
+  const propertiesLength = text.length === 0 ? 0 : 3 + text.length;
+  const remainingLength = 2 + propertiesLength;
+  const packet = Buffer.alloc(2 + remainingLength);
+  packet[0] = 0xe0;
+  packet[1] = remainingLength;
+  packet[2] = reasonCode;
+  packet[3] = propertiesLength;
+  if (text.length > 0) {
+    packet[4] = 0x1f;
+    packet.writeUInt16BE(text.length, 5);
+    text.copy(packet, 7);
+  }
+  return packet;
 }
 
 function ignore(): void {}

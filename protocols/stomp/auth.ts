@@ -1,4 +1,5 @@
 import type { AuthSession, Authorizer } from '../../src/auth/index.js';
+import { RoostError } from '../../src/core/errors.js';
 import type { StompAccess, StompAuthenticate } from './session.js';
 
 /**
@@ -16,7 +17,15 @@ export function stompAuthenticate(authorizer: Authorizer): StompAuthenticate {
       protocol: 'stomp',
       ...(peer.certificateCn === undefined ? {} : { certificateCn: peer.certificateCn }),
     });
-    return result.ok ? accessOf(authorizer, result.user) : false;
+    if (result.ok) return accessOf(authorizer, result.user);
+    // The ERROR's body says why, so a client knows to come back later rather than fix its passcode.
+    if (result.reason === 'busy') {
+      throw new RoostError('STOMP_AUTH_FAILED', 'server busy: too many logins are waiting for a password check; try again later');
+    }
+    if (result.reason === 'throttled') {
+      throw new RoostError('STOMP_AUTH_FAILED', 'too many failed logins for this login from this address; try again later');
+    }
+    return false;
   };
 }
 

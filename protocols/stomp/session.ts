@@ -580,7 +580,16 @@ export class StompSession {
           if (durableName !== undefined) {
             await this.#subscribeDurable(sub, parsed.topic, durableName);
           } else {
-            sub.target = { deliver: (message, accepted) => this.#onLive(sub, message, accepted) };
+            sub.target = {
+              deliver: (message, accepted) => this.#onLive(sub, message, accepted),
+              // The router's `disconnect` slow-consumer policy (docs/limits.md): ERROR, then the close.
+              disconnect: (reason) => {
+                if (this.#state === 'closed') return;
+                this.#sendError(new RoostError('STOMP_LIMIT_EXCEEDED', `slow consumer: ${reason}`), { summary: 'slow consumer' });
+                void this.close(`slow consumer: ${reason}`);
+              },
+              consumer: { proto: 'stomp', connId: this.id, subscription: id },
+            };
             this.#router.subscribe(parsed.topic, sub.target);
           }
           break;

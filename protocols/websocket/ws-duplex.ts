@@ -13,6 +13,11 @@ export const WS_CLOSE = Object.freeze({
 // After a close frame is queued, a peer that neither reads it nor closes gets this long.
 const CLOSE_GRACE_MS = 5_000;
 
+type CloseFrame = { readonly code: number; readonly reason: string };
+const NORMAL_CLOSE: CloseFrame = { code: WS_CLOSE.normal, reason: '' };
+/** A connection ended while its peer is not taking the broker's bytes: let go for being slow, whoever decided it. */
+const SLOW_CLOSE: CloseFrame = { code: WS_CLOSE.policyViolation, reason: 'slow consumer: not reading' };
+
 export interface WebSocketDuplexOptions {
   /**
    * `binary`: every write is one binary message (MQTT over WebSocket
@@ -40,14 +45,19 @@ export interface WebSocketDuplexOptions {
  * (`bufferedAmount`) is under the high-water mark and only once the message
  * is flushed otherwise, so `write()` returns false and `'drain'` follows as
  * on a socket. A peer that keeps the buffer full for `drainTimeoutMs` is
- * closed with 1008.
+ * closed with 1008, and so is one the protocol ends while it is not taking
+ * bytes, or right after a last write made while it was not (the protocol's
+ * goodbye: MQTT 5 DISCONNECT, STOMP ERROR), as the router's `disconnect`
+ * slow-consumer policy does.
  */
 export class WebSocketDuplex extends Duplex {
   readonly #ws: WebSocket;
   readonly #options: WebSocketDuplexOptions;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
-  #close: { code: number; reason: string } = { code: WS_CLOSE.normal, reason: '' };
+  /** Set by `closeWith`, or when the connection is ended while the peer is behind; normal closure otherwise. */
+  #close: CloseFrame | undefined;
+  #wroteWhileBehind = false;
 
   constructor(ws: WebSocket, options: WebSocketDuplexOptions) {
     super({ allowHalfOpen: false });
@@ -68,6 +78,14 @@ export class WebSocketDuplex extends Duplex {
   closeWith(code: number, reason: string): void {
     this.#close = { code, reason };
     this.destroy();
+  }
+
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    // A protocol's goodbye (MQTT DISCONNECT, STOMP ERROR) is its last write:
+    // made while the peer is behind, the close that follows is for being slow.
+    this.#wroteWhileBehind = this.#drainTimer !== undefined;
+    // Writable.write sorts out which of its forms was used; an undefined argument is an absent one.
+    return super.write(chunk, encoding as BufferEncoding, callback as (error: Error | null | undefined) => void);
   }
 
   override _read(): void {
@@ -115,11 +133,13 @@ export class WebSocketDuplex extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (this.#wroteWhileBehind) this.#close ??= SLOW_CLOSE;
     this.#closeSocket();
     callback();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#drainTimer !== undefined || this.#wroteWhileBehind) this.#close ??= SLOW_CLOSE;
     this.#clearDrainTimer();
     this.#closeSocket();
     callback(err);
@@ -127,7 +147,8 @@ export class WebSocketDuplex extends Duplex {
 
   #closeSocket(): void {
     const ws = this.#ws;
-    if (ws.readyState === WebSocket.OPEN) ws.close(this.#close.code, this.#close.reason);
+    const { code, reason } = this.#close ?? NORMAL_CLOSE;
+    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
     else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
     if (ws.readyState !== WebSocket.CLOSED && this.#graceTimer === undefined) {
       this.#graceTimer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);

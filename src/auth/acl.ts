@@ -5,12 +5,15 @@
  * configured and no rule decides, the answer is no. Without an ACL
  * everything is allowed. Publishing to `$SYS` is refused either way.
  *
- * Decisions here are uncached and pure; `Authorizer` caches them per session.
+ * Patterns are cut into levels (topics) or pieces (queue globs) once, when
+ * the ACL is compiled, and filled with `%u` and `%c` once per session
+ * (`bind`): a decision splits no pattern. Decisions here are uncached and
+ * pure; `Authorizer` caches them per session.
  */
 import type { AclActionsConfig, AclRuleConfig } from '../config/types.js';
 import { RoostError } from '../core/errors.js';
-import { parseShared, topicFilterProblem, topicMatches } from '../core/topic.js';
-import { filterCovers, filtersOverlap } from './topic-cover.js';
+import { parseShared, topicFilterProblem } from '../core/topic.js';
+import { levelsCover, levelsMatch, levelsOverlap } from './topic-cover.js';
 
 /** What a client asks to do: publish to a topic, subscribe to a filter, send to or consume from a queue. */
 export type AclAction = 'publish' | 'subscribe' | 'produce' | 'consume';
@@ -28,36 +31,40 @@ export interface AclSubject {
 
 const USER = 0;
 const CLIENT = 1;
-/** A pattern cut at its `%u` and `%c`: literal text and placeholders. */
-type Template = readonly (string | typeof USER | typeof CLIENT)[];
+type Piece = string | typeof USER | typeof CLIENT;
+/** Text with its `%u` and `%c` cut out; a plain string when it has none. */
+type Template = string | readonly Piece[];
+/**
+ * A pattern cut once, when the ACL is loaded, into the parts matching works
+ * on: a topic pattern into its levels, a queue pattern into the literal
+ * pieces between its `*`s. Placeholders never span a cut: a substituted
+ * value holds no `/`, and a `*` in it is literal.
+ */
+type PatternTemplate = readonly Template[];
+
+type ActionPatterns = { readonly [A in AclAction]?: readonly PatternTemplate[] };
 
 interface CompiledRule {
   readonly allow: boolean;
   readonly users: ReadonlySet<string> | undefined;
   readonly groups: ReadonlySet<string> | undefined;
   readonly anonymous: boolean | undefined;
-  readonly topics: { readonly publish?: readonly Template[]; readonly subscribe?: readonly Template[] };
-  /** Queue patterns cut at each `*`; each piece a template. */
-  readonly queues: { readonly produce?: readonly (readonly Template[])[]; readonly consume?: readonly (readonly Template[])[] };
+  readonly patterns: ActionPatterns;
 }
 
-/** A queue pattern with its placeholders filled: literal pieces between `*`s. */
-type Glob = readonly string[];
-
-/** A rule as it applies to one subject: placeholders filled, unusable patterns dropped. */
-interface BoundRule {
+/** One pattern of one rule, placeholders filled for one subject: levels of a topic pattern, pieces of a queue glob. */
+interface BoundPattern {
   readonly allow: boolean;
-  readonly publish: readonly string[];
-  readonly subscribe: readonly string[];
-  readonly produce: readonly Glob[];
-  readonly consume: readonly Glob[];
+  readonly parts: readonly string[];
 }
 
-function template(pattern: string): Template {
-  return pattern
+function template(text: string): Template {
+  if (!text.includes('%')) return text;
+  const pieces = text
     .split(/(%u|%c)/)
     .filter((part) => part !== '')
-    .map((part) => (part === '%u' ? USER : part === '%c' ? CLIENT : part));
+    .map((part): Piece => (part === '%u' ? USER : part === '%c' ? CLIENT : part));
+  return pieces.every((piece) => typeof piece === 'string') ? text : pieces;
 }
 
 /**
@@ -69,6 +76,7 @@ function substitutable(value: string | undefined): value is string {
 }
 
 function fill(parts: Template, subject: AclSubject): string | undefined {
+  if (typeof parts === 'string') return parts;
   let out = '';
   for (const part of parts) {
     if (typeof part === 'string') {
@@ -82,16 +90,28 @@ function fill(parts: Template, subject: AclSubject): string | undefined {
   return out;
 }
 
+/** The pattern's parts for `subject`; undefined when a placeholder cannot be filled (the pattern is skipped). */
+function fillPattern(pattern: PatternTemplate, subject: AclSubject): string[] | undefined {
+  const parts: string[] = [];
+  for (const piece of pattern) {
+    const filled = fill(piece, subject);
+    if (filled === undefined) return undefined;
+    parts.push(filled);
+  }
+  return parts;
+}
+
 function topicPatternProblem(pattern: string): string | undefined {
   if (pattern.startsWith('$share/')) return 'names a shared subscription; write the filter inside it';
   return topicFilterProblem(pattern.replaceAll('%u', 'u').replaceAll('%c', 'c'));
 }
 
 function isSys(topic: string): boolean {
-  return topic === '$SYS' || topic.startsWith('$SYS/');
+  return topic.charCodeAt(0) === 0x24 && (topic === '$SYS' || topic.startsWith('$SYS/'));
 }
 
-function globMatches(glob: Glob, name: string): boolean {
+/** Whether queue `name` matches a glob cut at its `*`s: `['DLQ.', '']` is `DLQ.*`. */
+function globMatches(glob: readonly string[], name: string): boolean {
   if (glob.length === 1) return glob[0] === name;
   const first = glob[0] as string;
   const last = glob[glob.length - 1] as string;
@@ -118,28 +138,26 @@ function compileRule(rule: AclRuleConfig, index: number): CompiledRule {
   if (rule.anonymous === true && (rule.users !== undefined || rule.groups !== undefined)) {
     invalid('anonymous: true cannot be combined with users or groups');
   }
-  const topics = (action: 'publish' | 'subscribe'): readonly Template[] | undefined =>
-    actions[action]?.map((pattern, i) => {
-      const problem = topicPatternProblem(pattern);
-      if (problem) invalid(`${effect}.${action}.${i}: ${JSON.stringify(pattern)} is not a topic filter: it ${problem}`);
-      return template(pattern);
-    });
-  const queues = (action: 'produce' | 'consume'): readonly (readonly Template[])[] | undefined =>
-    actions[action]?.map((pattern, i) => {
+  const patterns: { [A in AclAction]?: PatternTemplate[] } = {};
+  for (const action of ACL_ACTIONS) {
+    const list = actions[action];
+    if (list === undefined) continue;
+    patterns[action] = list.map((pattern, i) => {
+      if (action === 'publish' || action === 'subscribe') {
+        const problem = topicPatternProblem(pattern);
+        if (problem) invalid(`${effect}.${action}.${i}: ${JSON.stringify(pattern)} is not a topic filter: it ${problem}`);
+        return pattern.split('/').map(template);
+      }
       if (pattern.length === 0) invalid(`${effect}.${action}.${i}: a queue pattern is not empty`);
       return pattern.split('*').map(template);
     });
-  const publish = topics('publish');
-  const subscribe = topics('subscribe');
-  const produce = queues('produce');
-  const consume = queues('consume');
+  }
   return {
     allow: rule.allow !== undefined,
     users: rule.users ? new Set(rule.users) : undefined,
     groups: rule.groups ? new Set(rule.groups) : undefined,
     anonymous: rule.anonymous,
-    topics: { ...(publish && { publish }), ...(subscribe && { subscribe }) },
-    queues: { ...(produce && { produce }), ...(consume && { consume }) },
+    patterns,
   };
 }
 
@@ -152,79 +170,112 @@ function appliesTo(rule: CompiledRule, subject: AclSubject): boolean {
   return groups !== undefined && subject.groups.some((group) => groups.has(group));
 }
 
-function defined<T>(value: T | undefined): value is T {
-  return value !== undefined;
+/**
+ * One action's patterns for `subject`, in rule order, from the rules that
+ * apply to it: the first that matches decides, as the first rule naming
+ * the resource would.
+ */
+function bindAction(rules: readonly CompiledRule[], action: AclAction, subject: AclSubject): BoundPattern[] {
+  const bound: BoundPattern[] = [];
+  for (const rule of rules) {
+    for (const pattern of rule.patterns[action] ?? []) {
+      const parts = fillPattern(pattern, subject);
+      if (parts !== undefined) bound.push({ allow: rule.allow, parts });
+    }
+  }
+  return bound;
 }
 
-function bindRule(rule: CompiledRule, subject: AclSubject): BoundRule {
-  const topics = (list: readonly Template[] | undefined): string[] => (list ?? []).map((t) => fill(t, subject)).filter(defined);
-  const globs = (list: readonly (readonly Template[])[] | undefined): Glob[] =>
-    (list ?? [])
-      .map((pieces) => {
-        const filled = pieces.map((t) => fill(t, subject));
-        return filled.every(defined) ? filled : undefined;
-      })
-      .filter(defined);
-  return {
-    allow: rule.allow,
-    publish: topics(rule.topics.publish),
-    subscribe: topics(rule.topics.subscribe),
-    produce: globs(rule.queues.produce),
-    consume: globs(rule.queues.consume),
-  };
-}
+const NONE: readonly BoundPattern[] = [];
 
 /**
- * The ACL of one subject: the rules that apply to it, placeholders filled.
- * Build once per session (and again when the ACL or the user's groups change).
+ * The ACL of one subject: only the patterns of rules that apply to it,
+ * placeholders filled, cut into levels or glob pieces, one ordered list per
+ * action. Build once per session (and again when the ACL or the user's
+ * groups change); a decision then splits nothing but a subscription's filter.
  */
 export class BoundAcl {
-  /** Undefined when no ACL is configured. */
-  readonly #rules: readonly BoundRule[] | undefined;
+  /** False when no ACL is configured. */
+  readonly configured: boolean;
+  readonly #publish: readonly BoundPattern[];
+  readonly #subscribe: readonly BoundPattern[];
+  readonly #produce: readonly BoundPattern[];
+  readonly #consume: readonly BoundPattern[];
 
-  constructor(rules: readonly BoundRule[] | undefined) {
-    this.#rules = rules;
+  /** @param rules the rules that apply to `subject`; undefined: no ACL. */
+  constructor(rules: readonly CompiledRule[] | undefined, subject: AclSubject) {
+    this.configured = rules !== undefined;
+    this.#publish = rules ? bindAction(rules, 'publish', subject) : NONE;
+    this.#subscribe = rules ? bindAction(rules, 'subscribe', subject) : NONE;
+    this.#produce = rules ? bindAction(rules, 'produce', subject) : NONE;
+    this.#consume = rules ? bindAction(rules, 'consume', subject) : NONE;
+  }
+
+  /** May the subject publish to topic name `topic`? Never to `$SYS`. */
+  publish(topic: string): boolean {
+    if (isSys(topic)) return false;
+    if (!this.configured) return true;
+    for (const pattern of this.#publish) {
+      if (levelsMatch(pattern.parts, topic)) return pattern.allow;
+    }
+    return false;
+  }
+
+  /**
+   * May the subject subscribe to `filter` (possibly `$share/<group>/<filter>`)?
+   * Allowed by an allow pattern that covers the whole filter, denied by a
+   * deny pattern that overlaps it at all: `secrets/#` denied refuses a
+   * subscription to `#`, which would receive secrets.
+   */
+  subscribe(filter: string): boolean {
+    if (!this.configured) return true;
+    let target = filter;
+    if (filter.startsWith('$share/')) {
+      const shared = parseShared(filter);
+      if (!shared) return false;
+      target = shared.filter;
+    }
+    const levels = target.split('/');
+    for (const pattern of this.#subscribe) {
+      if (pattern.allow ? levelsCover(pattern.parts, levels) : levelsOverlap(pattern.parts, levels)) return pattern.allow;
+    }
+    return false;
+  }
+
+  /** May the subject send to queue `queue`? */
+  produce(queue: string): boolean {
+    return this.configured ? firstGlob(this.#produce, queue) : true;
+  }
+
+  /** May the subject consume from queue `queue`? */
+  consume(queue: string): boolean {
+    return this.configured ? firstGlob(this.#consume, queue) : true;
   }
 
   /**
    * Whether the subject may do `action` on `resource`: a topic name for
-   * publish, a topic filter (possibly `$share/<group>/<filter>`) for
-   * subscribe, a queue name for produce and consume.
-   *
-   * A subscribe is allowed by an allow pattern that covers the whole filter,
-   * and denied by a deny pattern that overlaps it at all: `secrets/#` denied
-   * refuses a subscription to `#`, which would receive secrets.
+   * publish, a topic filter for subscribe, a queue name for produce and
+   * consume.
    */
   decide(action: AclAction, resource: string): boolean {
-    if (action === 'publish' && isSys(resource)) return false;
-    const rules = this.#rules;
-    if (rules === undefined) return true;
-    let target = resource;
-    if (action === 'subscribe' && resource.startsWith('$share/')) {
-      const shared = parseShared(resource);
-      if (!shared) return false;
-      target = shared.filter;
+    switch (action) {
+      case 'publish':
+        return this.publish(resource);
+      case 'subscribe':
+        return this.subscribe(resource);
+      case 'produce':
+        return this.produce(resource);
+      case 'consume':
+        return this.consume(resource);
     }
-    for (const rule of rules) {
-      if (ruleNames(rule, action, target)) return rule.allow;
-    }
-    return false;
   }
 }
 
-function ruleNames(rule: BoundRule, action: AclAction, target: string): boolean {
-  switch (action) {
-    case 'publish':
-      return rule.publish.some((pattern) => topicMatches(pattern, target));
-    case 'subscribe':
-      return rule.allow
-        ? rule.subscribe.some((pattern) => filterCovers(pattern, target))
-        : rule.subscribe.some((pattern) => filtersOverlap(pattern, target));
-    case 'produce':
-      return rule.produce.some((glob) => globMatches(glob, target));
-    case 'consume':
-      return rule.consume.some((glob) => globMatches(glob, target));
+function firstGlob(patterns: readonly BoundPattern[], name: string): boolean {
+  for (const pattern of patterns) {
+    if (globMatches(pattern.parts, name)) return pattern.allow;
   }
+  return false;
 }
 
 /** A compiled ACL; immutable. */
@@ -252,8 +303,7 @@ export class Acl {
 
   /** The rules that apply to `subject`, ready for `decide`. */
   bind(subject: AclSubject): BoundAcl {
-    if (this.#rules === undefined) return new BoundAcl(undefined);
-    return new BoundAcl(this.#rules.filter((rule) => appliesTo(rule, subject)).map((rule) => bindRule(rule, subject)));
+    return new BoundAcl(this.#rules?.filter((rule) => appliesTo(rule, subject)), subject);
   }
 
   /** One uncached decision; see `BoundAcl.decide`. */

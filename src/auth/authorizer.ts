@@ -8,8 +8,10 @@ import { randomBytes } from 'node:crypto';
 import type { AclRuleConfig, AuthConfig } from '../config/types.js';
 import { Acl, type AclAction, type BoundAcl } from './acl.js';
 import { DecisionCache } from './decision-cache.js';
+import { LoginGuard, type LoginLimits } from './login-guard.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { UserDirectory, type AuthLogger, type ReloadOutcome } from './user-directory.js';
+import type { UserEntry } from './users.js';
 
 /** The protocol a client speaks, whatever its transport (TCP, TLS, WebSocket). */
 export type AuthProtocol = 'mqtt' | 'stomp';
@@ -24,6 +26,8 @@ export interface Credentials {
   readonly protocol: AuthProtocol;
   /** Common name of a verified client certificate (mutual TLS). */
   readonly certificateCn?: string | undefined;
+  /** The client's IP address, for the back-off after repeated failed logins; unknown: no back-off. */
+  readonly remoteAddress?: string | undefined;
 }
 
 /**
@@ -45,9 +49,13 @@ export interface AuthSession {
 /**
  * `bad-credentials`: unknown user, wrong or missing password (MQTT 3.1.1
  * return code 4, MQTT 5 0x86). `not-authorized`: no credentials and anonymous
- * clients are not allowed (MQTT 3.1.1 return code 5, MQTT 5 0x87).
+ * clients are not allowed (MQTT 3.1.1 return code 5, MQTT 5 0x87). `busy`:
+ * too many logins already wait for a password check (MQTT 5 0x89 Server
+ * busy, 3.1.1 return code 3). `throttled`: this user name failed too often
+ * from this address lately; the password was not checked (MQTT 5 0x9F
+ * Connection rate exceeded, 3.1.1 return code 3).
  */
-export type AuthFailure = 'bad-credentials' | 'not-authorized';
+export type AuthFailure = 'bad-credentials' | 'not-authorized' | 'busy' | 'throttled';
 
 export type AuthResult = { readonly ok: true; readonly user: AuthSession } | { readonly ok: false; readonly reason: AuthFailure };
 
@@ -66,8 +74,14 @@ export interface AuthorizerOptions extends AuthPolicy {
   readonly users?: UserDirectory | undefined;
   /** Close `users` with the Authorizer. Default false. */
   readonly ownsUsers?: boolean | undefined;
-  /** Decisions cached per session, least recently used dropped first. Default 1,000. */
+  /** Decisions cached per session and action, least recently used dropped first. Default 1,000. */
   readonly decisionCacheSize?: number | undefined;
+  /** Bounds on password checks and the back-off after failed logins; defaults in `DEFAULT_LOGIN_LIMITS`. */
+  readonly login?: Partial<LoginLimits> | undefined;
+  /** Clock of the login back-off, ms. Default `performance.now`. */
+  readonly now?: (() => number) | undefined;
+  /** Where a back-off or a full password-check queue is reported. */
+  readonly log?: AuthLogger | undefined;
 }
 
 const DEFAULT_DECISION_CACHE_SIZE = 1_000;
@@ -78,16 +92,15 @@ interface SessionState {
   acl: BoundAcl;
   /** The user was removed from the users file since it authenticated. */
   revoked: boolean;
-  readonly cache: DecisionCache;
+  /** Cached answers, one map per action keyed by the topic, filter or queue as given: no key is built per message. */
+  caches: { [A in AclAction]?: DecisionCache };
 }
-
-// One character per action prefixes the cache key, so one map serves all four.
-const KEY_PREFIX: Record<AclAction, string> = { publish: 'p', subscribe: 's', produce: 'q', consume: 'c' };
 
 export class Authorizer {
   readonly #users: UserDirectory;
   readonly #ownsUsers: boolean;
   readonly #cacheSize: number;
+  readonly #loginGuard: LoginGuard;
   readonly #states = new WeakMap<AuthSession, SessionState>();
   #allowAnonymous = false;
   #useCertificateCn = false;
@@ -101,6 +114,7 @@ export class Authorizer {
     this.#users = options.users ?? UserDirectory.of();
     this.#ownsUsers = options.ownsUsers ?? false;
     this.#cacheSize = options.decisionCacheSize ?? DEFAULT_DECISION_CACHE_SIZE;
+    this.#loginGuard = new LoginGuard(options.login, { now: options.now, log: options.log });
     this.reconfigure(options);
   }
 
@@ -137,6 +151,8 @@ export class Authorizer {
    * - No user name and no password: anonymous, if allowed.
    * - Otherwise the password is checked against the users file. An unknown
    *   user costs a hash like a known one, so timing does not tell them apart.
+   *   Checks run within the login limits: `busy` when too many wait already,
+   *   `throttled` when this user name failed too often from this address.
    *
    * Never rejects.
    */
@@ -156,11 +172,18 @@ export class Authorizer {
       return this.#accept({ username: undefined, groups: [], clientId, protocol, anonymous: true, method: 'anonymous' });
     }
     if (password === undefined) return { ok: false, reason: 'bad-credentials' };
-    const entry = this.#users.get(username);
-    const stored = entry?.passwordHash ?? (await this.#dummy());
-    const matches = await verifyPassword(password, stored);
-    // The users file may have been reloaded while scrypt ran: decide on the entry that was checked.
-    if (!entry || !matches) return { ok: false, reason: 'bad-credentials' };
+    const checked: { entry?: UserEntry | undefined } = {};
+    const outcome = await this.#loginGuard.check(credentials.remoteAddress, username, async () => {
+      // Looked up once the check has its slot: the users file may have been reloaded while it waited.
+      const entry = (checked.entry = this.#users.get(username));
+      const stored = entry?.passwordHash ?? (await this.#dummy());
+      // The file may be reloaded again while scrypt runs: decide on the entry that was checked.
+      return (await verifyPassword(password, stored)) && entry !== undefined;
+    });
+    const entry = checked.entry;
+    if (outcome !== 'accepted' || entry === undefined) {
+      return { ok: false, reason: outcome === 'busy' || outcome === 'throttled' ? outcome : 'bad-credentials' };
+    }
     return this.#accept({ username, groups: entry.groups, clientId, protocol, anonymous: false, method: 'password' });
   }
 
@@ -209,11 +232,14 @@ export class Authorizer {
   #decide(session: AuthSession, action: AclAction, resource: string): boolean {
     const state = this.#stateOf(session);
     if (state.revoked) return false;
-    const key = KEY_PREFIX[action] + resource;
-    const cached = state.cache.get(key);
+    const acl = state.acl;
+    // Without an ACL the answer costs less than a cache lookup.
+    if (!acl.configured) return acl.decide(action, resource);
+    const cache = (state.caches[action] ??= new DecisionCache(this.#cacheSize));
+    const cached = cache.get(resource);
     if (cached !== undefined) return cached;
-    const answer = state.acl.decide(action, resource);
-    state.cache.set(key, answer);
+    const answer = acl.decide(action, resource);
+    cache.set(resource, answer);
     return answer;
   }
 
@@ -236,10 +262,10 @@ export class Authorizer {
       state.aclGeneration = aclGeneration;
       state.acl = acl;
       state.revoked = revoked;
-      state.cache.clear();
+      state.caches = {};
       return state;
     }
-    const created: SessionState = { usersGeneration, aclGeneration, acl, revoked, cache: new DecisionCache(this.#cacheSize) };
+    const created: SessionState = { usersGeneration, aclGeneration, acl, revoked, caches: {} };
     this.#states.set(session, created);
     return created;
   }
@@ -277,6 +303,14 @@ export async function createAuthorizer(config: AuthConfig, options: CreateAuthor
       allowAnonymous: config.allowAnonymous,
       useCertificateCnAsUsername: config.useCertificateCnAsUsername,
       acl: config.acl,
+      login: {
+        maxConcurrentPasswordChecks: config.maxConcurrentPasswordChecks,
+        maxQueuedPasswordChecks: config.maxQueuedPasswordChecks,
+        maxLoginFailures: config.maxLoginFailures,
+        loginFailureWindowMs: config.loginFailureWindowMs,
+        loginBackoffMs: config.loginBackoffMs,
+      },
+      log: options.log,
     });
   } catch (err) {
     await users.close();

@@ -15,6 +15,7 @@ export {
   type CreateAuthorizerOptions,
   type Credentials,
 } from './authorizer.js';
+export { DEFAULT_LOGIN_LIMITS, LoginGuard, type GuardedCheck, type LoginLimits } from './login-guard.js';
 export { DEFAULT_SCRYPT_PARAMS, hashPassword, passwordHashProblem, verifyPassword, type ScryptParams } from './password.js';
 export { UserDirectory, type AuthLogger, type ReloadOutcome, type UserDirectoryOptions } from './user-directory.js';
 export { loadUsers, parseUsers, usernameProblem, type ParsedUsers, type UserEntry } from './users.js';

@@ -1,11 +1,15 @@
 /**
- * Relations between two MQTT topic filters, for ACL decisions on
- * subscriptions: whether one filter matches every topic another matches
- * (covers), and whether any topic matches both (overlaps). Both follow the
- * matching rules of `src/core/topic.ts`, including that a wildcard in the
- * first level never matches a topic starting with `$` [MQTT-4.7.2-1].
- * Inputs are valid filters; pure functions, no state.
+ * Topic matching for ACL decisions, on patterns cut into levels once when the
+ * ACL is loaded: whether a topic name matches a pattern, whether one topic
+ * filter matches every topic another matches (covers), and whether any topic
+ * matches both (overlaps). All follow the matching rules of
+ * `src/core/topic.ts`, including that a wildcard in the first level never
+ * matches a topic starting with `$` [MQTT-4.7.2-1]. Inputs are valid filters
+ * and names; pure functions, no state.
  */
+
+/** A topic filter or name cut at each `/`. */
+export type Levels = readonly string[];
 
 function isWildcardLevel(level: string | undefined): boolean {
   return level === '+' || level === '#';
@@ -16,19 +20,38 @@ function startsWithDollar(level: string | undefined): boolean {
 }
 
 /**
+ * True when topic name `name` matches the filter `pattern` (cut into
+ * levels). The name is walked in place, not split: this runs for every
+ * uncached publish decision, once per pattern.
+ */
+export function levelsMatch(pattern: Levels, name: string): boolean {
+  if (isWildcardLevel(pattern[0]) && name.charCodeAt(0) === 0x24) return false;
+  // Start of the name's current level; past name.length once every level is consumed.
+  let at = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const level = pattern[i] as string;
+    if (level === '#') return true; // [MQTT-4.7.1-2] also matches the parent level
+    if (at > name.length) return false;
+    let end = name.indexOf('/', at);
+    if (end === -1) end = name.length;
+    if (level !== '+' && (end - at !== level.length || !name.startsWith(level, at))) return false;
+    at = end + 1;
+  }
+  return at > name.length;
+}
+
+/**
  * True when every topic name `filter` matches is also matched by `pattern`:
  * `sensors/#` covers `sensors/+/temp` and `sensors`; `sensors/+` does not
  * cover `sensors/#`; a `+` in `filter` is covered only by `+` or `#`.
  */
-export function filterCovers(pattern: string, filter: string): boolean {
-  const p = pattern.split('/');
-  const f = filter.split('/');
+export function levelsCover(pattern: Levels, filter: Levels): boolean {
   // `#` and `+` at the first level leave out `$` topics, so they cannot cover a filter that names one.
-  if (isWildcardLevel(p[0]) && startsWithDollar(f[0])) return false;
-  for (let i = 0; i < f.length; i++) {
-    const pl = p[i];
+  if (isWildcardLevel(pattern[0]) && startsWithDollar(filter[0])) return false;
+  for (let i = 0; i < filter.length; i++) {
+    const pl = pattern[i];
     if (pl === '#') return true;
-    const fl = f[i] as string;
+    const fl = filter[i] as string;
     if (pl === undefined || fl === '#') return false;
     if (fl === '+') {
       if (pl !== '+') return false;
@@ -37,24 +60,32 @@ export function filterCovers(pattern: string, filter: string): boolean {
     }
   }
   // `a/#` also matches `a` [MQTT-4.7.1-2].
-  return p.length === f.length || (p.length === f.length + 1 && p[f.length] === '#');
+  return pattern.length === filter.length || (pattern.length === filter.length + 1 && pattern[filter.length] === '#');
 }
 
 /**
  * True when at least one topic name is matched by both `a` and `b`:
  * `secrets/#` overlaps `+/passwords` and `#`, not `public/#`.
  */
-export function filtersOverlap(a: string, b: string): boolean {
-  const x = a.split('/');
-  const y = b.split('/');
-  if ((isWildcardLevel(x[0]) && startsWithDollar(y[0])) || (isWildcardLevel(y[0]) && startsWithDollar(x[0]))) return false;
-  const length = Math.max(x.length, y.length);
+export function levelsOverlap(a: Levels, b: Levels): boolean {
+  if ((isWildcardLevel(a[0]) && startsWithDollar(b[0])) || (isWildcardLevel(b[0]) && startsWithDollar(a[0]))) return false;
+  const length = Math.max(a.length, b.length);
   for (let i = 0; i < length; i++) {
-    const xl = x[i];
-    const yl = y[i];
-    if (xl === '#' || yl === '#') return true;
-    if (xl === undefined || yl === undefined) return false;
-    if (xl !== '+' && yl !== '+' && xl !== yl) return false;
+    const al = a[i];
+    const bl = b[i];
+    if (al === '#' || bl === '#') return true;
+    if (al === undefined || bl === undefined) return false;
+    if (al !== '+' && bl !== '+' && al !== bl) return false;
   }
   return true;
+}
+
+/** `levelsCover` on whole filters. */
+export function filterCovers(pattern: string, filter: string): boolean {
+  return levelsCover(pattern.split('/'), filter.split('/'));
+}
+
+/** `levelsOverlap` on whole filters. */
+export function filtersOverlap(a: string, b: string): boolean {
+  return levelsOverlap(a.split('/'), b.split('/'));
 }

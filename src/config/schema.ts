@@ -88,6 +88,16 @@ const http = z
   })
   .prefault({});
 
+/** What happens to a subscriber that falls behind; docs/limits.md. */
+const slowConsumer = z
+  .strictObject({
+    // drop: past its buffer, messages to it are dropped (counted); disconnect: it is also disconnected after timeoutMs.
+    policy: z.enum(['drop', 'disconnect']).default('drop'),
+    maxPendingMessages: atLeast(1, 10_000),
+    timeoutMs: atLeast(1, 10_000),
+  })
+  .prefault({});
+
 /** Broker-wide limits; docs/limits.md says how each protocol is answered when one is hit. */
 const limits = z
   .strictObject({
@@ -103,6 +113,7 @@ const limits = z
     diskMinFreeBytes: atLeast(0, 0),
     // 0: no cap on the store's size.
     storeMaxBytes: atLeast(0, 0),
+    slowConsumer,
   })
   .prefault({});
 
@@ -228,6 +239,14 @@ const auth = z
     allowAnonymous: z.boolean().default(true),
     useCertificateCnAsUsername: z.boolean().default(false),
     acl: z.array(aclRule).default([]),
+    // Password checks (scrypt, in libuv's thread pool of 4) at once: the other threads stay free for the store.
+    maxConcurrentPasswordChecks: integer(1, 1_024, 2),
+    // Logins waiting for a password check; past it a login is refused as server busy.
+    maxQueuedPasswordChecks: integer(0, 1_000_000, 128),
+    // Failed logins of one user name from one address within loginFailureWindowMs that start a back-off; 0: none.
+    maxLoginFailures: atLeast(0, 5),
+    loginFailureWindowMs: atLeast(1, 60_000),
+    loginBackoffMs: atLeast(1, 60_000),
   })
   .prefault({});
 

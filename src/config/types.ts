@@ -144,6 +144,25 @@ export interface AuthConfig {
   readonly useCertificateCnAsUsername: boolean;
   /** Rules in order, the first that matches decides; empty: everything but publishing to `$SYS` is allowed. */
   readonly acl: AclRuleConfig[];
+  /** Password checks (scrypt) running at once. */
+  readonly maxConcurrentPasswordChecks: number;
+  /** Logins waiting for a password check; past it a login is refused as server busy. */
+  readonly maxQueuedPasswordChecks: number;
+  /** Failed logins of one user name from one address within `loginFailureWindowMs` that start a back-off; 0: none. */
+  readonly maxLoginFailures: number;
+  readonly loginFailureWindowMs: number;
+  /** How long that user name is refused from that address, ms. */
+  readonly loginBackoffMs: number;
+}
+
+/** What happens to a subscriber that falls behind (docs/limits.md). */
+export interface SlowConsumerConfig {
+  /** `drop`: past its buffer, messages to it are dropped (counted); `disconnect`: it is also disconnected after `timeoutMs`. */
+  readonly policy: 'drop' | 'disconnect';
+  /** Messages waiting for one subscriber (its buffer) past which the policy applies. */
+  readonly maxPendingMessages: number;
+  /** `disconnect`: how long a subscriber may stay behind (past its buffer, not caught up) before it is disconnected, ms. */
+  readonly timeoutMs: number;
 }
 
 /** Broker-wide limits; each is answered in the protocol's own way (docs/limits.md). */
@@ -164,6 +183,7 @@ export interface LimitsConfig {
   readonly diskMinFreeBytes: number;
   /** Above this store size, new persistent messages are refused, bytes; 0: no cap. */
   readonly storeMaxBytes: number;
+  readonly slowConsumer: SlowConsumerConfig;
 }
 
 export interface RoostConfig {

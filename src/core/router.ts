@@ -27,6 +27,21 @@ export interface RouteTarget {
    * `RouterOptions.holdAbovePending` for the bounded hold a busy one causes).
    */
   readonly durable?: boolean;
+  /**
+   * True when the store already holds `message` for this target (a
+   * persistent MQTT session's QoS 1/2 message): past the target's buffer it
+   * is left there, for the session's next connection, instead of dropped.
+   * Asked only past the buffer.
+   */
+  inStore?(message: RoutedMessage): boolean;
+  /**
+   * Ends the connection behind this target with the protocol's goodbye; the
+   * `disconnect` slow-consumer policy calls it once. A target without it is
+   * never disconnected, only dropped for.
+   */
+  disconnect?(reason: string): void;
+  /** Who this target delivers to, as log fields (`proto`, `clientId`, `connId`…). */
+  readonly consumer?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -42,23 +57,44 @@ export interface PublisherFlow {
 /** The message as one owner receives it: identifiers of every matching subscription. */
 export type RoutedMessage = Message & { readonly subscriptionIds?: readonly number[] };
 
+/**
+ * What happens to a live target that has `maxPendingPerTarget` deliveries
+ * outstanding (docs/limits.md). Either way further messages to it are
+ * dropped (counted in `droppedSlow`), or left in the store when it holds
+ * them (`RouteTarget.inStore`); `disconnect` also ends its connection once
+ * it has stayed behind for `slowConsumerTimeoutMs`.
+ */
+export type SlowConsumerPolicy = 'drop' | 'disconnect';
+
+/** What the router tells `RouterOptions.onSlowConsumer`. */
+export type SlowConsumerEvent =
+  /** Messages past the target's buffer since the last report (at most one per `overflowReportIntervalMs` and consumer). */
+  | { readonly kind: 'overflow'; readonly target: RouteTarget; readonly dropped: number; readonly leftInStore: number }
+  /** The `disconnect` policy is ending the target's connection. */
+  | { readonly kind: 'disconnect'; readonly target: RouteTarget; readonly pending: number; readonly reason: string };
+
 export interface RouterOptions {
-  /** Live deliveries a target may have outstanding before further QoS 0 messages to it are dropped (counted). */
+  /**
+   * A live target's buffer: deliveries it may have outstanding. Past it the
+   * slow-consumer policy applies to every further message, whatever its QoS.
+   */
   readonly maxPendingPerTarget: number;
   /**
    * Outstanding deliveries above which a live target holds back its
    * publishers until it is back down to half this: the connection of a
    * publish that reaches it is paused (`PublisherFlow`), or, for a publish
-   * without one, its `accepted` is deferred. Default 1,000 (never more than
-   * `maxPendingPerTarget`).
+   * without one, its `accepted` is deferred. Default 1,000, or half
+   * `maxPendingPerTarget` when that is less: what is already in flight when
+   * the hold starts must still fit in the buffer. Never more than
+   * `maxPendingPerTarget`.
    */
   readonly holdAbovePending?: number;
   /**
    * A target that completes no delivery for this long while it holds
    * publishers is stalled: its held publishers are released, it holds no one
-   * until it is back down to half `holdAbovePending`, and QoS 0 to it past
-   * `maxPendingPerTarget` is dropped. Default 1,000 ms; checked every quarter
-   * of it.
+   * until it is back down to half `holdAbovePending`, and messages to it
+   * past `maxPendingPerTarget` meet the slow-consumer policy. Default
+   * 1,000 ms; checked every quarter of it.
    */
   readonly stallTimeoutMs?: number;
   /**
@@ -68,13 +104,31 @@ export interface RouterOptions {
    * Default 2,000 ms, never less than `stallTimeoutMs`.
    */
   readonly maxHoldMs?: number;
+  /** Default `drop`. */
+  readonly slowConsumerPolicy?: SlowConsumerPolicy;
+  /**
+   * `disconnect` policy: how long a target may stay behind (from the first
+   * message past its buffer until it is back down to half `holdAbovePending`)
+   * before its connection is ended. Default 10,000 ms.
+   */
+  readonly slowConsumerTimeoutMs?: number;
+  /** Told of overflows (at most once per interval and consumer) and disconnects, for the log. */
+  readonly onSlowConsumer?: (event: SlowConsumerEvent) => void;
+  /** Shortest time between two overflow reports of one consumer. Default 10,000 ms. */
+  readonly overflowReportIntervalMs?: number;
+  /** Milliseconds clock for the overflow reports; `Date.now` when absent. */
+  readonly now?: () => number;
 }
 
 export interface RouterStats {
   /** Messages published into the router. */
   routed: number;
-  /** QoS 0 deliveries dropped because their target had too many outstanding. */
+  /** Deliveries dropped because their target was past its buffer. */
   droppedSlow: number;
+  /** Deliveries past a target's buffer left in the store for its next connection (`RouteTarget.inStore`). */
+  leftInStore: number;
+  /** Targets whose connection the `disconnect` policy ended. */
+  disconnectedSlow: number;
   /** Times a busy live target held a publisher back (paused its connection, or deferred a publish). */
   held: number;
   /** Times a live target was found stalled (or held publishers for `maxHoldMs`) and let them go. */
@@ -85,6 +139,8 @@ const DEFAULT_MAX_PENDING = 10_000;
 const DEFAULT_HOLD_ABOVE = 1_000;
 const DEFAULT_STALL_TIMEOUT_MS = 1_000;
 const DEFAULT_MAX_HOLD_MS = 2_000;
+const DEFAULT_SLOW_CONSUMER_TIMEOUT_MS = 10_000;
+const DEFAULT_OVERFLOW_REPORT_MS = 10_000;
 const STALL_CHECKS_PER_TIMEOUT = 4;
 const LEVELS_CACHE_SIZE = 4_096;
 /** Targets on one trie node past which it keeps an index of them. */
@@ -122,9 +178,21 @@ interface PublishRun {
   hold: Slot | null;
 }
 
+/** Messages past a consumer's buffer not yet reported; one per owner, so a session is logged as one. */
+interface OverflowReport {
+  dropped: number;
+  leftInStore: number;
+  lastAtMs: number;
+}
+
+function newReport(): OverflowReport {
+  return { dropped: 0, leftInStore: 0, lastAtMs: -Infinity };
+}
+
 /** Per-owner count of subscribed targets: only owners with several need merging. */
 interface OwnerRecord {
   targets: number;
+  readonly report: OverflowReport;
 }
 
 /** The router's view of one target: its outstanding deliveries and held publishers. */
@@ -145,15 +213,24 @@ class Slot {
   waiters: Accepted[] | null = null;
   /** Publishing connections paused until this target drains; null when none. */
   paused: Set<PublisherFlow> | null = null;
+  /** Its buffer: deliveries past this many outstanding meet the slow-consumer policy; 0 once it is being disconnected. */
+  limit: number;
+  /** `disconnect` policy: runs out while it stays behind; cleared once it is back down to the low-water mark. */
+  behindTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly report: OverflowReport;
   /** The one completion callback every live delivery to this target gets. */
   readonly done: Accepted;
 
-  constructor(target: RouteTarget, owner: OwnerRecord | undefined, drained: (slot: Slot) => void, lowWater: number) {
+  constructor(target: RouteTarget, owner: OwnerRecord | undefined, drained: (slot: Slot) => void, lowWater: number, limit: number) {
     this.target = target;
     this.owner = owner;
+    this.limit = limit;
+    this.report = owner?.report ?? newReport();
     this.done = () => {
       this.completed++;
-      if (--this.pending <= lowWater && (this.waiters !== null || this.paused !== null || this.stalled)) drained(this);
+      if (--this.pending <= lowWater && (this.waiters !== null || this.paused !== null || this.stalled || this.behindTimer !== undefined)) {
+        drained(this);
+      }
     };
   }
 }
@@ -214,7 +291,9 @@ class TrieNode {
  * A target with more than `holdAbovePending` deliveries outstanding holds
  * back the publishers that reach it (pauses their connections, or defers
  * `accepted` for a publish that names none) until it drains or is found
- * stalled; see `RouterOptions`.
+ * stalled; see `RouterOptions`. Past `maxPendingPerTarget` the slow-consumer
+ * policy applies to it (`SlowConsumerPolicy`), so one consumer that stops
+ * reading costs a bounded amount of memory and holds no one for long.
  */
 export class Router {
   readonly #root = new TrieNode();
@@ -226,28 +305,42 @@ export class Router {
   readonly #stallCheckMs: number;
   readonly #stallChecks: number;
   readonly #maxHoldChecks: number;
+  readonly #disconnectSlow: boolean;
+  readonly #slowTimeoutMs: number;
+  readonly #onSlow: ((event: SlowConsumerEvent) => void) | undefined;
+  readonly #reportMs: number;
+  readonly #now: () => number;
   /** Slots that hold publishers (or were found stalled) and are watched for progress. */
   readonly #watched = new Set<Slot>();
   /** How many targets hold each paused connection; it resumes when none does. */
   readonly #pausedFlows = new Map<PublisherFlow, number>();
   #watchdog: NodeJS.Timeout | undefined;
-  readonly #drained = (slot: Slot): void => this.#release(slot, false);
+  readonly #drained = (slot: Slot): void => {
+    this.#caughtUp(slot);
+    this.#release(slot, false);
+  };
   /** Reused by non-nested publishes so routing a message allocates no match list. */
   readonly #scratch: Slot[] = [];
   #depth = 0;
   /** Recently published topic names, split into levels (read only). */
   readonly #levels = new Map<string, string[]>();
-  readonly stats: RouterStats = { routed: 0, droppedSlow: 0, held: 0, stalled: 0 };
+  readonly stats: RouterStats = { routed: 0, droppedSlow: 0, leftInStore: 0, disconnectedSlow: 0, held: 0, stalled: 0 };
 
   constructor(options: RouterOptions = { maxPendingPerTarget: DEFAULT_MAX_PENDING }) {
     this.#maxPending = options.maxPendingPerTarget;
-    this.#holdAbove = Math.max(1, Math.min(options.holdAbovePending ?? DEFAULT_HOLD_ABOVE, this.#maxPending));
+    const holdAbove = options.holdAbovePending ?? Math.min(DEFAULT_HOLD_ABOVE, Math.floor(this.#maxPending / 2));
+    this.#holdAbove = Math.max(1, Math.min(holdAbove, this.#maxPending));
     this.#lowWater = Math.floor(this.#holdAbove / 2);
     const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.#stallCheckMs = Math.max(1, Math.ceil(stallMs / STALL_CHECKS_PER_TIMEOUT));
     this.#stallChecks = Math.max(1, Math.ceil(stallMs / this.#stallCheckMs));
     const maxHoldMs = Math.max(stallMs, options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS);
     this.#maxHoldChecks = Math.max(this.#stallChecks, Math.ceil(maxHoldMs / this.#stallCheckMs));
+    this.#disconnectSlow = options.slowConsumerPolicy === 'disconnect';
+    this.#slowTimeoutMs = options.slowConsumerTimeoutMs ?? DEFAULT_SLOW_CONSUMER_TIMEOUT_MS;
+    this.#onSlow = options.onSlowConsumer;
+    this.#reportMs = options.overflowReportIntervalMs ?? DEFAULT_OVERFLOW_REPORT_MS;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Adds `target` under `filter` (which may be a `$share` filter). The filter must already be valid. */
@@ -350,11 +443,11 @@ export class Router {
       slot.target.deliver(message, run.acceptance.join());
       return;
     }
-    if (slot.pending >= this.#maxPending && message.qos === 0) {
-      this.stats.droppedSlow++;
-    } else {
+    if (slot.pending < slot.limit) {
       slot.pending++;
       slot.target.deliver(message, slot.done);
+    } else {
+      this.#overflow(slot, message);
     }
     if (slot.pending >= this.#holdAbove && !slot.stalled) {
       if (run.from !== undefined) {
@@ -367,6 +460,63 @@ export class Router {
         this.#hold(slot, run.acceptance.join());
       }
     }
+  }
+
+  /** `message` meets a target past its buffer: dropped, or left in the store that holds it. */
+  #overflow(slot: Slot, message: RoutedMessage): void {
+    const report = slot.report;
+    if (slot.target.inStore?.(message) === true) {
+      this.stats.leftInStore++;
+      report.leftInStore++;
+    } else {
+      this.stats.droppedSlow++;
+      report.dropped++;
+    }
+    if (this.#disconnectSlow && slot.behindTimer === undefined && slot.limit > 0 && slot.target.disconnect !== undefined) {
+      slot.behindTimer = setTimeout(() => this.#disconnect(slot), this.#slowTimeoutMs);
+      slot.behindTimer.unref();
+    }
+    const now = this.#now();
+    if (now - report.lastAtMs >= this.#reportMs) {
+      report.lastAtMs = now;
+      this.#report(slot.target, report);
+    }
+  }
+
+  #report(target: RouteTarget, report: OverflowReport): void {
+    const { dropped, leftInStore } = report;
+    report.dropped = report.leftInStore = 0;
+    if (dropped + leftInStore > 0) this.#onSlow?.({ kind: 'overflow', target, dropped, leftInStore });
+  }
+
+  /** The `disconnect` policy: `slot` stayed behind for the whole timeout. */
+  #disconnect(slot: Slot): void {
+    slot.behindTimer = undefined;
+    // Nothing more goes to this consumer (any of its subscriptions) while its connection ends.
+    const owner = slot.owner;
+    if (owner === undefined) {
+      this.#stopFeeding(slot);
+    } else {
+      for (const other of this.#slots.values()) if (other.owner === owner) this.#stopFeeding(other);
+    }
+    this.stats.disconnectedSlow++;
+    const reason = `buffer of ${this.#maxPending} messages full for ${this.#slowTimeoutMs} ms`;
+    this.#onSlow?.({ kind: 'disconnect', target: slot.target, pending: slot.pending, reason });
+    slot.target.disconnect?.(reason);
+  }
+
+  /** Its connection is ending: nothing more is handed to it, and it holds no publisher back. */
+  #stopFeeding(slot: Slot): void {
+    slot.limit = 0;
+    this.#caughtUp(slot);
+    this.#release(slot, true);
+  }
+
+  /** Back down to the low-water mark: no longer behind. */
+  #caughtUp(slot: Slot): void {
+    if (slot.behindTimer === undefined) return;
+    clearTimeout(slot.behindTimer);
+    slot.behindTimer = undefined;
   }
 
   #pause(slot: Slot, flow: PublisherFlow): void {
@@ -469,21 +619,25 @@ export class Router {
     if (target.owner !== undefined) {
       owner = this.#owners.get(target.owner);
       if (!owner) {
-        owner = { targets: 0 };
+        owner = { targets: 0, report: newReport() };
         this.#owners.set(target.owner, owner);
       }
       owner.targets++;
     }
-    slot = new Slot(target, owner, this.#drained, this.#lowWater);
+    slot = new Slot(target, owner, this.#drained, this.#lowWater, this.#maxPending);
     this.#slots.set(target, slot);
     return slot;
   }
 
-  /** The target has no filter left: publishers held on it go, its owner count drops. */
+  /** The target has no filter left: publishers held on it go, its owner count drops, its last overflows are reported. */
   #forget(slot: Slot): void {
     this.#slots.delete(slot.target);
+    this.#caughtUp(slot);
     const owner = slot.owner;
-    if (owner !== undefined && --owner.targets === 0) this.#owners.delete(slot.target.owner as object);
+    if (owner === undefined || --owner.targets === 0) {
+      if (owner !== undefined) this.#owners.delete(slot.target.owner as object);
+      this.#report(slot.target, slot.report);
+    }
     this.#letGo(slot);
   }
 

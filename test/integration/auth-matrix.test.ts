@@ -1,18 +1,69 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
+import WebSocket from 'ws';
 import type { IConnackPacket, IPubackPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import { hashPassword } from '../../src/auth/index.js';
 import { header } from '../../protocols/stomp/codec.js';
+import { configDefaults } from '../../src/config/schema.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { connect, end, messagesWithin } from '../helpers/mqtt.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { RawStomp, stompPort } from '../helpers/stomp.js';
+import { until } from '../helpers/ws.js';
+
+/** A @stomp/stompjs client over ws:// and what happened to it: CONNECTED, an ERROR frame, the socket's close. */
+interface WsStompPeer {
+  readonly client: Client;
+  readonly connected: Promise<void>;
+  readonly error: Promise<IFrame>;
+  readonly closed: Promise<void>;
+}
+
+function wsStomp(url: string, connectHeaders: Record<string, string>): WsStompPeer {
+  const client = new Client({
+    webSocketFactory: () => new WebSocket(url, ['v12.stomp']),
+    reconnectDelay: 0,
+    heartbeatIncoming: 0,
+    heartbeatOutgoing: 0,
+    connectHeaders: { host: 'roost', ...connectHeaders },
+  });
+  const connected = new Promise<void>((resolve) => (client.onConnect = () => resolve()));
+  const error = new Promise<IFrame>((resolve) => (client.onStompError = resolve));
+  const closed = new Promise<void>((resolve) => (client.onWebSocketClose = () => resolve()));
+  client.activate();
+  return { client, connected, error, closed };
+}
+
+/** Resolves with the first of `promise` and a timeout, so a missing answer fails the test instead of hanging it. */
+function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Sends with a receipt and waits for it. */
+function sendWithReceipt(client: Client, destination: string, body: string, receipt: string): Promise<void> {
+  const done = new Promise<void>((resolve) => client.watchForReceipt(receipt, () => resolve()));
+  client.publish({ destination, body, headers: { receipt } });
+  return within(done, `RECEIPT ${receipt}`);
+}
+
+/** Subscribes with a receipt, so what is sent afterwards is sure to find the subscription. */
+async function subscribeWithReceipt(client: Client, destination: string, receipt: string): Promise<IMessage[]> {
+  const got: IMessage[] = [];
+  const done = new Promise<void>((resolve) => client.watchForReceipt(receipt, () => resolve()));
+  client.subscribe(destination, (message) => got.push(message), { receipt });
+  await within(done, `RECEIPT ${receipt}`);
+  return got;
+}
 
 /**
  * One users file and one ACL, asked the same questions over MQTT 3.1.1,
- * MQTT 5, STOMP and MQTT over WebSocket: the answers must agree.
+ * MQTT 5, STOMP, MQTT over WebSocket and STOMP over WebSocket: the answers
+ * must agree.
  */
 describe('authentication and ACL across protocols', () => {
   let t: TestBroker;
@@ -28,9 +79,9 @@ describe('authentication and ACL across protocols', () => {
     t = await startBroker({
       dataDir: t.dataDir,
       auth: {
+        ...configDefaults().auth,
         usersFile,
         allowAnonymous: false,
-        useCertificateCnAsUsername: false,
         acl: [
           { allow: { publish: ['plant/%u/#'], subscribe: ['plant/#'], produce: ['orders'], consume: ['orders'] }, groups: ['ops'] },
           { allow: { publish: ['devices/%c/status'], subscribe: ['devices/%c/#'] } },
@@ -144,5 +195,74 @@ describe('authentication and ACL across protocols', () => {
     expect((await ok.subscribeAsync('plant/#', { qos: 1 }))[0]?.qos).toBe(1);
     await expect(ok.subscribeAsync('devices/x/#', { qos: 1 })).rejects.toThrow(/Not authorized/);
     await ok.endAsync(true);
+  });
+
+  describe('STOMP over WebSocket gets the same answers', () => {
+    const url = (): string => `ws://127.0.0.1:${t.broker.ports.http}/stomp`;
+    const peers: WsStompPeer[] = [];
+    const open = (headers: Record<string, string>): WsStompPeer => {
+      const peer = wsStomp(url(), headers);
+      peers.push(peer);
+      return peer;
+    };
+    afterAll(async () => {
+      await Promise.all(peers.splice(0).map((peer) => peer.client.deactivate()));
+    });
+
+    /** Expects an ERROR whose message names `destination`, then the broker closing the WebSocket. */
+    const refusedFor = async (peer: WsStompPeer, destination: string): Promise<void> => {
+      expect((await within(peer.error, 'ERROR')).headers['message']).toContain(destination);
+      await within(peer.closed, 'close after ERROR');
+      expect(peer.client.connected).toBe(false);
+    };
+
+    it.each([
+      ['a wrong passcode', { login: 'alice', passcode: 'wrong' }],
+      ['an unknown user', { login: 'nobody', passcode: 'x' }],
+      ['no credentials (anonymous clients not allowed)', {}],
+    ])('refuses %s with ERROR, then closes', async (_case, headers) => {
+      const peer = open(headers);
+      const error = await within(peer.error, 'ERROR');
+      expect(error.command).toBe('ERROR');
+      expect(error.headers['message']).toBe('access refused');
+      expect(error.body).toMatch(/login and passcode were not accepted/);
+      await within(peer.closed, 'close after ERROR');
+      expect(await Promise.race([peer.connected.then(() => 'connected'), Promise.resolve('never')])).toBe('never');
+    });
+
+    it('carries what the ACL allows: a queue both ways, a %u topic and a %c topic', async () => {
+      const alice = open({ login: 'alice', passcode: 'wonderland', 'client-id': 'alice-ws' });
+      await within(alice.connected, 'alice CONNECTED');
+      await sendWithReceipt(alice.client, '/queue/orders', 'order-1', 'q1');
+      const orders = await subscribeWithReceipt(alice.client, '/queue/orders', 's1');
+      const plant = await subscribeWithReceipt(alice.client, '/topic/plant/#', 's2');
+      const own = await subscribeWithReceipt(alice.client, '/topic/devices/alice-ws/#', 's3');
+      await sendWithReceipt(alice.client, '/topic/plant/alice/temp', '21', 'p1'); // plant/%u/#
+      await sendWithReceipt(alice.client, '/topic/devices/alice-ws/status', 'up', 'p2'); // devices/%c/status
+      await until(() => orders.length === 1 && plant.length === 1 && own.length === 1, 'three deliveries');
+      expect(orders[0]?.body).toBe('order-1');
+      expect(plant[0]?.headers['destination']).toBe('/topic/plant/alice/temp');
+      expect(own[0]?.body).toBe('up');
+    });
+
+    it.each([
+      ['SEND to a topic outside plant/%u/#', 'alice', '/topic/plant/bob/temp', 'send'],
+      ['SEND to another client id', 'bob', '/topic/devices/other/status', 'send'],
+      ['SUBSCRIBE to a topic not covered', 'bob', '/topic/plant/#', 'subscribe'],
+      ['SUBSCRIBE to another client id', 'bob', '/topic/devices/other/#', 'subscribe'],
+      ['SEND to a queue it may not produce to', 'bob', '/queue/orders', 'send'],
+      ['SUBSCRIBE to a queue it may not consume', 'bob', '/queue/orders', 'subscribe'],
+    ] as const)('answers a forbidden %s with ERROR naming the destination, then closes', async (_case, user, destination, frame) => {
+      const passcode = user === 'alice' ? 'wonderland' : 'builder';
+      const peer = open({ login: user, passcode, 'client-id': `${user}-ws` });
+      await within(peer.connected, `${user} CONNECTED`);
+      // Allowed traffic first: the same connection was working until the forbidden frame.
+      const own = await subscribeWithReceipt(peer.client, `/topic/devices/${user}-ws/#`, 'ok');
+      await sendWithReceipt(peer.client, `/topic/devices/${user}-ws/status`, 'up', 'ok-send');
+      await until(() => own.length === 1, 'own status');
+      if (frame === 'send') peer.client.publish({ destination, body: 'x' });
+      else peer.client.subscribe(destination, () => undefined);
+      await refusedFor(peer, destination);
+    });
   });
 });

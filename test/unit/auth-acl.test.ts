@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Acl, type AclSubject } from '../../src/auth/acl.js';
-import { filterCovers, filtersOverlap } from '../../src/auth/topic-cover.js';
+import { Acl, ACL_ACTIONS, type AclSubject } from '../../src/auth/acl.js';
+import { filterCovers, filtersOverlap, levelsMatch } from '../../src/auth/topic-cover.js';
+import { topicMatches } from '../../src/core/topic.js';
 import type { AclRuleConfig } from '../../src/config/types.js';
 
 const alice: AclSubject = { username: 'alice', clientId: 'alice-laptop', groups: ['ops'] };
@@ -240,5 +241,74 @@ describe('the worked example of docs/auth.md', () => {
     expect(acl.decide(alice, 'subscribe', '$SYS/#')).toBe(true);
     expect(acl.decide(alice, 'publish', '$SYS/x')).toBe(false);
     expect(acl.decide(alice, 'consume', 'telemetry')).toBe(true);
+  });
+});
+
+describe('levelsMatch (patterns cut into levels once)', () => {
+  // Every pair of these, compared with the core's topicMatches, which splits both strings per call.
+  const filters = ['#', '+', '+/+', '+/#', 'a', 'a/#', 'a/+', 'a/b', 'a/b/c', 'a/+/c', 'a/b/#', '/a', '/+', '+/', 'a/', 'a//b', 'a/+/+', '$SYS/#', '$SYS/+', 'ab', 'a/bc', '$x'];
+  const names = ['a', 'a/b', 'a/b/c', 'a/bc', 'ab', 'a/', '/a', '/', 'a//b', 'a/x/c', 'b', '$SYS/x', '$SYS', '$x', 'a/b/c/d', 'abc/b'];
+  it('agrees with topicMatches on every pair', () => {
+    for (const filter of filters) {
+      for (const name of names) {
+        expect(levelsMatch(filter.split('/'), name), `${filter} ~ ${name}`).toBe(topicMatches(filter, name));
+      }
+    }
+  });
+
+  it('matches a level as a whole, never a prefix of it', () => {
+    expect(levelsMatch(['a', 'b'], 'a/bc')).toBe(false);
+    expect(levelsMatch(['a', 'bc'], 'a/b')).toBe(false);
+    expect(levelsMatch(['a', '#'], 'a')).toBe(true); // [MQTT-4.7.1-2]
+    expect(levelsMatch(['+'], '$SYS')).toBe(false); // [MQTT-4.7.2-1]
+  });
+});
+
+describe('substitution inside a level', () => {
+  const acl = Acl.compile([
+    { allow: { publish: ['site/dev-%c/x', 'home/%u-%c/#', '100%/free'], subscribe: ['inbox/%u/%c'], produce: ['q.%u.*.%c'] } },
+  ]);
+
+  it('fills %u and %c where they stand, beside literal text', () => {
+    expect(acl.decide(dev17, 'publish', 'site/dev-d17/x')).toBe(true);
+    expect(acl.decide(dev17, 'publish', 'site/d17/x')).toBe(false);
+    expect(acl.decide(dev17, 'publish', 'home/dev17-d17/a/b')).toBe(true);
+    expect(acl.decide(dev17, 'publish', 'home/dev17-d18/a')).toBe(false);
+    expect(acl.decide(dev17, 'subscribe', 'inbox/dev17/d17')).toBe(true);
+    expect(acl.decide(dev17, 'subscribe', 'inbox/dev17/+')).toBe(false);
+    expect(acl.decide(dev17, 'produce', 'q.dev17.any.thing.d17')).toBe(true);
+    expect(acl.decide(dev17, 'produce', 'q.alice.any.d17')).toBe(false);
+  });
+
+  it('leaves a % that is not %u or %c as it is', () => {
+    expect(acl.decide(anon, 'publish', '100%/free')).toBe(true);
+  });
+
+  it('skips only the pattern whose placeholder cannot be filled', () => {
+    // Anonymous: no %u, but the rule's other patterns still apply.
+    expect(acl.decide(anon, 'publish', 'home/-anon-1/x')).toBe(false);
+    expect(acl.decide(anon, 'publish', 'site/dev-anon-1/x')).toBe(true);
+  });
+});
+
+describe('one subject, one bind, four separate actions', () => {
+  it('keeps each action to its own patterns', () => {
+    const bound = Acl.compile([
+      { deny: { subscribe: ['a/#'] } },
+      { allow: { publish: ['a/#'], produce: ['jobs'] } },
+      { allow: { consume: ['jobs'] }, users: ['alice'] },
+    ]).bind(dev17);
+    expect(bound.configured).toBe(true);
+    expect(bound.publish('a/b')).toBe(true);
+    expect(bound.subscribe('a/b')).toBe(false);
+    expect(bound.produce('jobs')).toBe(true);
+    expect(bound.consume('jobs')).toBe(false);
+    expect(bound.decide('consume', 'jobs')).toBe(false);
+  });
+
+  it('denies by default once configured, even with no rule for the subject', () => {
+    const bound = Acl.compile([{ allow: { publish: ['#'] }, users: ['alice'] }]).bind(dev17);
+    expect(bound.configured).toBe(true);
+    for (const action of ACL_ACTIONS) expect(bound.decide(action, 'x'), action).toBe(false);
   });
 });

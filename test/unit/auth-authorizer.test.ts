@@ -60,6 +60,19 @@ describe('authenticate', () => {
     }
   });
 
+  it('answers throttled after repeated failures of one user name from one address, and busy when the check queue is full', async () => {
+    const authorizer = new Authorizer({ users, login: { maxLoginFailures: 2, maxConcurrentPasswordChecks: 1, maxQueuedPasswordChecks: 1 } });
+    const from = (username: string, password: string, remoteAddress = '10.1.1.1') =>
+      authorizer.authenticate({ username, password, clientId: 'c', protocol: 'mqtt', remoteAddress });
+    expect(await from('bob', 'nope')).toEqual({ ok: false, reason: 'bad-credentials' });
+    expect(await from('bob', 'nope')).toEqual({ ok: false, reason: 'bad-credentials' });
+    expect(await from('bob', 'builder')).toEqual({ ok: false, reason: 'throttled' });
+    expect((await from('bob', 'builder', '10.1.1.2')).ok).toBe(true);
+    expect((await from('alice', 'wonderland')).ok).toBe(true);
+    const flood = await Promise.all(['u1', 'u2', 'u3'].map((name) => from(name, 'x')));
+    expect(flood.map((result) => !result.ok && result.reason)).toEqual(['bad-credentials', 'bad-credentials', 'busy']);
+  });
+
   it('follows the anonymous policy for a client without credentials', async () => {
     const closed = new Authorizer({ users, allowAnonymous: false });
     expect(await closed.authenticate({ clientId: 'c', protocol: 'mqtt' })).toEqual({ ok: false, reason: 'not-authorized' });
@@ -105,6 +118,34 @@ describe('decisions', () => {
     // Cached answers stay right on a second ask, and differ per action.
     expect(authorizer.canPublish(bob, 'ops/deploy')).toBe(false);
     expect(authorizer.canSubscribe(alice, 'ops/deploy')).toBe(true);
+  });
+
+  it('keeps the cached answers of each action apart for the same string', async () => {
+    const authorizer = new Authorizer({
+      users: UserDirectory.of([BOB]),
+      acl: [{ allow: { publish: ['jobs'], consume: ['jobs'] } }, { allow: { subscribe: ['x/#'], produce: ['x/#'] } }],
+    });
+    const bob = await session(authorizer, 'bob', 'builder');
+    for (let ask = 0; ask < 2; ask++) {
+      expect(authorizer.canPublish(bob, 'jobs')).toBe(true);
+      expect(authorizer.canSubscribe(bob, 'jobs')).toBe(false);
+      expect(authorizer.canProduce(bob, 'jobs')).toBe(false);
+      expect(authorizer.canConsume(bob, 'jobs')).toBe(true);
+      // A queue pattern is literal text: 'x/#' is a queue named 'x/#', not a topic filter.
+      expect(authorizer.canProduce(bob, 'x/#')).toBe(true);
+      expect(authorizer.canPublish(bob, 'x/#')).toBe(false);
+    }
+  });
+
+  it('answers right from a full cache, for a session asking about many topics', async () => {
+    const authorizer = new Authorizer({ users: UserDirectory.of([BOB]), acl, decisionCacheSize: 8 });
+    const bob = await session(authorizer, 'bob', 'builder', 'b1');
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 50; i++) {
+        expect(authorizer.canPublish(bob, `clients/b1/${i}`)).toBe(true);
+        expect(authorizer.canPublish(bob, `clients/b2/${i}`)).toBe(false);
+      }
+    }
   });
 
   it('allows everything but publishing to $SYS without an ACL', async () => {
@@ -203,6 +244,23 @@ describe('DecisionCache', () => {
     cache.set('c', false); // an update evicts nothing
     expect(cache.get('a')).toBe(true);
     expect(cache.get('c')).toBe(false);
+  });
+
+  it('keeps what is asked for every generation while new keys stream through, within its capacity', () => {
+    const cache = new DecisionCache(10);
+    cache.set('hot', true);
+    for (let i = 0; i < 1_000; i++) {
+      expect(cache.get('hot'), `after ${i} new keys`).toBe(true);
+      cache.set(`cold-${i}`, i % 2 === 0);
+      expect(cache.size).toBeLessThanOrEqual(10);
+    }
+    // The last generation's keys are still there; the first ones are gone.
+    expect(cache.get('cold-999')).toBe(false);
+    expect(cache.get('cold-998')).toBe(true);
+    expect(cache.get('cold-0')).toBeUndefined();
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.get('hot')).toBeUndefined();
   });
 
   it('does not cache very long keys, or anything at capacity 0', () => {

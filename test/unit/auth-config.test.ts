@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Acl } from '../../src/auth/acl.js';
+import { DEFAULT_LOGIN_LIMITS } from '../../src/auth/login-guard.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RoostError } from '../../src/core/errors.js';
 
@@ -48,6 +49,7 @@ describe('the auth config section', () => {
       allowAnonymous: false,
       useCertificateCnAsUsername: false,
       acl: [{ allow: { publish: ['devices/%c/#'], subscribe: ['devices/%c/#'] }, groups: ['devices'] }, { deny: { subscribe: ['secrets/#'] } }],
+      ...DEFAULT_LOGIN_LIMITS,
     });
     expect(Acl.compile(auth.acl).configured).toBe(true);
     const fromEnv = loadConfig({ env: { ROOST_AUTH_ACL: '[{"allow":{"consume":["q.*"]},"anonymous":true}]' }, flags: {} });
@@ -86,6 +88,18 @@ describe('the auth config section', () => {
       `auth.acl.3.allow.consume.0: "" is not a queue name or pattern [${file}:7]`,
       `auth.acl.3.allow.bogus: unknown key (expected publish, subscribe, produce or consume) [${file}:7]`,
       `auth.acl.4.anonymous: anonymous: true cannot be combined with users or groups (anonymous clients have neither) [${file}:10]`,
+    ]);
+  });
+
+  it('reads the login limits from the file and the environment, and refuses a limit out of range', () => {
+    const file = join(dir, 'roost.yaml');
+    writeFileSync(file, 'auth:\n  maxConcurrentPasswordChecks: 1\n  maxLoginFailures: 0\n');
+    const { auth } = loadConfig({ file, env: { ROOST_AUTH_LOGIN_BACKOFF_MS: '5000', ROOST_AUTH_MAX_QUEUED_PASSWORD_CHECKS: '0' }, flags: {} });
+    expect(auth).toMatchObject({ maxConcurrentPasswordChecks: 1, maxQueuedPasswordChecks: 0, maxLoginFailures: 0, loginBackoffMs: 5000, loginFailureWindowMs: 60_000 });
+    const problems = problemsOf('auth:\n  maxConcurrentPasswordChecks: 0\n  loginBackoffMs: -1\n');
+    expect(problems.lines).toEqual([
+      `auth.maxConcurrentPasswordChecks: expected an integer 1–1024, got 0 [${problems.file}:2]`,
+      `auth.loginBackoffMs: expected an integer ≥ 1, got -1 [${problems.file}:3]`,
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ACL_TARGET, aclRatio, BENCH_ACL, PROBE_FILTER, rulesForAnonymous } from '../../bench/scenarios/acl.js';
+import { ACL_TARGET, aclRatio, alternatingRatio, BENCH_ACL, median, PROBE_FILTER, rulesForAnonymous, summarizeRounds } from '../../bench/scenarios/acl.js';
+import type { Measurement } from '../../bench/scenarios/each-target.js';
 import { FANIN_Q0_PLAN } from '../../bench/scenarios/mqtt-throughput.js';
 import { Acl, type AclSubject } from '../../src/auth/acl.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -41,5 +42,41 @@ describe('aclRatio', () => {
     const withAcl = { scenario: 's', target: ACL_TARGET, figures: { deliveredPerSec: 95_000, lossPct: 0 } };
     expect(aclRatio('s', without, withAcl)).toEqual({ scenario: 's', target: 'roost-acl/roost', figures: { deliveredPerSec: 0.95 } });
     expect(aclRatio('s', { ...without, figures: {} }, withAcl)).toBeUndefined();
+  });
+});
+
+describe('alternating rounds', () => {
+  const round = (delivered: number, others: number, brokerCpuPct = 80): Measurement => ({
+    figures: { deliveredPerSec: delivered, lossPct: 0, deliveredPerBrokerCpuSec: Math.round(delivered / (brokerCpuPct / 100)) },
+    notes: { brokerCpuPct, generatorCpuPct: 50, othersCpuPct: others },
+  });
+
+  it('takes the median of an odd or even count', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it('summarizes one side: medians, lowest and highest round, CPU medians, each round in the notes', () => {
+    const result = summarizeRounds('s', 'roost', [round(100, 10), round(300, 90), round(120, 20)], 'none');
+    expect(result.figures).toMatchObject({ deliveredPerSec: 120, deliveredPerSecMin: 100, deliveredPerSecMax: 300, lossPct: 0 });
+    expect(result.notes).toMatchObject({ rounds: 3, acl: 'none', othersCpuPct: 20, brokerCpuPct: 80, deliveredPerSecRounds: '100 300 120', othersCpuPctRounds: '10 90 20' });
+  });
+
+  it('divides the medians, and gives the spread of the ratios round by round', () => {
+    // A disturbed second round drags both sides down together: paired ratios stay close, the medians too.
+    const off = [round(100, 10), round(50, 150), round(110, 10)];
+    const on = [round(95, 10), round(49, 150), round(100, 10)];
+    const ratio = alternatingRatio('s', off, on);
+    expect(ratio?.target).toBe(`${ACL_TARGET}/roost`);
+    expect(ratio?.figures).toMatchObject({
+      deliveredPerSec: 0.95,
+      deliveredPerSecPairedMedian: 0.95,
+      deliveredPerSecPairedMin: 0.909,
+      deliveredPerSecPairedMax: 0.98,
+    });
+    expect(ratio?.figures['deliveredPerSecMin']).toBeUndefined();
+    expect(ratio?.notes).toEqual({ deliveredPerSecRatioRounds: '0.95 0.98 0.909' });
+    expect(alternatingRatio('s', [], [])).toBeUndefined();
   });
 });

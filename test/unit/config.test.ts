@@ -49,7 +49,16 @@ describe('defaults', () => {
       durability: 'os',
       host: '127.0.0.1',
       log: { level: 'info', pretty: process.stdout.isTTY === true },
-      auth: { allowAnonymous: true, useCertificateCnAsUsername: false, acl: [] },
+      auth: {
+        allowAnonymous: true,
+        useCertificateCnAsUsername: false,
+        acl: [],
+        maxConcurrentPasswordChecks: 2,
+        maxQueuedPasswordChecks: 128,
+        maxLoginFailures: 5,
+        loginFailureWindowMs: 60_000,
+        loginBackoffMs: 60_000,
+      },
       mqtt: {
         port: 1883,
         host: '127.0.0.1',
@@ -100,6 +109,7 @@ describe('defaults', () => {
         maxSubscriptionsPerClient: 1000,
         diskMinFreeBytes: 0,
         storeMaxBytes: 0,
+        slowConsumer: { policy: 'drop', maxPendingMessages: 10_000, timeoutMs: 10_000 },
       },
     });
     expect(load()).toEqual(configDefaults());
@@ -164,6 +174,11 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_AUTH_ALLOW_ANONYMOUS',
       'ROOST_AUTH_USE_CERTIFICATE_CN_AS_USERNAME',
       'ROOST_AUTH_ACL',
+      'ROOST_AUTH_MAX_CONCURRENT_PASSWORD_CHECKS',
+      'ROOST_AUTH_MAX_QUEUED_PASSWORD_CHECKS',
+      'ROOST_AUTH_MAX_LOGIN_FAILURES',
+      'ROOST_AUTH_LOGIN_FAILURE_WINDOW_MS',
+      'ROOST_AUTH_LOGIN_BACKOFF_MS',
       'ROOST_MQTT_PORT',
       'ROOST_MQTT_HOST',
       'ROOST_MQTT_MAX_PACKET_BYTES',
@@ -217,6 +232,9 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_LIMITS_MAX_SUBSCRIPTIONS_PER_CLIENT',
       'ROOST_LIMITS_DISK_MIN_FREE_BYTES',
       'ROOST_LIMITS_STORE_MAX_BYTES',
+      'ROOST_LIMITS_SLOW_CONSUMER_POLICY',
+      'ROOST_LIMITS_SLOW_CONSUMER_MAX_PENDING_MESSAGES',
+      'ROOST_LIMITS_SLOW_CONSUMER_TIMEOUT_MS',
     ]);
     expect(flagNameOf('mqtt.port')).toBe('--mqtt-port');
     expect(flagNameOf('dataDir')).toBe('--data-dir');
@@ -378,7 +396,7 @@ describe('config/roost.yaml', () => {
       expect(at, key.path).toBeGreaterThan(0);
       expect(lines[at - 1], `comment above ${key.path}`).toMatch(/^\s*# \S/);
     }
-    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'http', 'tls', 'queueDefaults', 'limits']));
+    expect(CONFIG_SECTIONS).toEqual(new Set(['log', 'auth', 'mqtt', 'stomp', 'http', 'tls', 'queueDefaults', 'limits', 'limits.slowConsumer']));
   });
 });
 
