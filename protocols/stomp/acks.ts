@@ -13,58 +13,67 @@ export interface Settled<S> {
   readonly deliveryIds: readonly string[];
 }
 
+interface Pending<S> {
+  readonly subscription: S;
+  readonly deliveryId: string;
+}
+
 export class AckLedger<S> {
-  /** message-id → its subscription. */
-  readonly #owner = new Map<string, S>();
-  /** Per subscription: message-id → delivery id, in delivery order. */
-  readonly #pending = new Map<S, Map<string, string>>();
+  readonly #cumulative: (subscription: S) => boolean;
+  /** message-id → its delivery, for every subscription. */
+  readonly #pending = new Map<string, Pending<S>>();
+  /** Per cumulative subscription: its message-ids in delivery order. */
+  readonly #ordered = new Map<S, Set<string>>();
+
+  /** `cumulative` tells the subscriptions whose ACK and NACK cover every earlier delivery. */
+  constructor(cumulative: (subscription: S) => boolean) {
+    this.#cumulative = cumulative;
+  }
 
   /** Records a MESSAGE awaiting its ACK or NACK. */
   record(subscription: S, messageId: string, deliveryId: string): void {
-    let pending = this.#pending.get(subscription);
-    if (pending === undefined) {
-      pending = new Map();
-      this.#pending.set(subscription, pending);
+    this.#pending.set(messageId, { subscription, deliveryId });
+    if (!this.#cumulative(subscription)) return;
+    let ordered = this.#ordered.get(subscription);
+    if (ordered === undefined) {
+      ordered = new Set();
+      this.#ordered.set(subscription, ordered);
     }
-    pending.set(messageId, deliveryId);
-    this.#owner.set(messageId, subscription);
+    ordered.add(messageId);
   }
 
   /**
    * Removes and returns what `messageId` settles, or undefined when it is
    * unknown (settled already, or never sent for a client-ack subscription).
    */
-  settle(messageId: string, cumulative: (subscription: S) => boolean): Settled<S> | undefined {
-    const subscription = this.#owner.get(messageId);
-    if (subscription === undefined) return undefined;
-    const pending = this.#pending.get(subscription) as Map<string, string>;
+  settle(messageId: string): Settled<S> | undefined {
+    const pending = this.#pending.get(messageId);
+    if (pending === undefined) return undefined;
+    const { subscription } = pending;
+    const ordered = this.#ordered.get(subscription);
+    if (ordered === undefined) {
+      this.#pending.delete(messageId);
+      return { subscription, deliveryIds: [pending.deliveryId] };
+    }
     const deliveryIds: string[] = [];
-    if (cumulative(subscription)) {
-      for (const [id, deliveryId] of pending) {
-        deliveryIds.push(deliveryId);
-        pending.delete(id);
-        this.#owner.delete(id);
-        if (id === messageId) break;
-      }
-    } else {
-      deliveryIds.push(pending.get(messageId) as string);
-      pending.delete(messageId);
-      this.#owner.delete(messageId);
+    for (const id of ordered) {
+      deliveryIds.push((this.#pending.get(id) as Pending<S>).deliveryId);
+      this.#pending.delete(id);
+      ordered.delete(id);
+      if (id === messageId) break;
     }
     return { subscription, deliveryIds };
   }
 
   /** Forgets every pending message of `subscription` (it closed; the queue takes them back). */
   forget(subscription: S): void {
-    const pending = this.#pending.get(subscription);
-    if (pending === undefined) return;
-    for (const id of pending.keys()) this.#owner.delete(id);
-    this.#pending.delete(subscription);
+    this.#ordered.delete(subscription);
+    for (const [id, pending] of this.#pending) if (pending.subscription === subscription) this.#pending.delete(id);
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#owner.clear();
     this.#pending.clear();
+    this.#ordered.clear();
   }
 }

@@ -12,6 +12,7 @@ import { isUtf8 } from 'node:buffer';
 import { RoostError } from '../../src/core/errors.js';
 import type { Message, MessageProperties, Origin, QoS } from '../../src/core/message.js';
 import { headerEncodable } from './codec.js';
+import { escapeHeader, escapesHeaders } from './escape.js';
 import type { StompFrame, StompVersion } from './codec.js';
 import { QUEUE_PREFIX, parseDestination, queueDestination, tempQueueName, topicDestination } from './destinations.js';
 import type { DestinationOptions } from './destinations.js';
@@ -81,25 +82,32 @@ export interface SendContext {
  *   integer; STOMP_DESTINATION_INVALID when `reply-to` is not a destination.
  */
 export function sendToMessage(frame: StompFrame, context: SendContext): Message {
-  const properties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } = {};
+  let properties: { -readonly [K in keyof MessageProperties]: MessageProperties[K] } | undefined;
   let qos: QoS = 0;
   let messageExpiry: number | undefined;
-  const user: Array<[string, string]> = [];
-  const seen = new Set<string>();
+  let user: Array<[string, string]> | undefined;
+  const headers = frame.headers;
+  // A handful of headers is the rule: finding a repeat by looking back is cheaper than a Set.
+  const seen = headers.length > SCAN_FOR_REPEATS ? new Set<string>() : undefined;
 
-  for (const [name, value] of frame.headers) {
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i] as readonly [string, string];
     // STOMP 1.2 "Repeated Header Entries": only the first one counts.
-    if (seen.has(name)) continue;
-    seen.add(name);
+    if (seen !== undefined) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+    } else if (repeated(headers, i, name)) {
+      continue;
+    }
     switch (name) {
       case 'content-type':
-        properties.contentType = value;
+        (properties ??= {}).contentType = value;
         continue;
       case 'correlation-id':
-        properties.correlationData = Buffer.from(value, 'utf8');
+        (properties ??= {}).correlationData = Buffer.from(value, 'utf8');
         continue;
       case 'reply-to':
-        properties.responseTopic = responseTopicOf(value, context);
+        (properties ??= {}).responseTopic = responseTopicOf(value, context);
         continue;
       case 'persistent':
         qos = value === 'true' ? 1 : 0;
@@ -112,28 +120,37 @@ export function sendToMessage(frame: StompFrame, context: SendContext): Message 
         // ActiveMQ: expires:0 means the message never expires.
         if (at === 0) continue;
         messageExpiry = at;
-        if (at > context.nowMs) properties.messageExpiryInterval = Math.ceil((at - context.nowMs) / 1000);
+        if (at > context.nowMs) (properties ??= {}).messageExpiryInterval = Math.ceil((at - context.nowMs) / 1000);
         continue;
       }
       default:
         if (isReservedHeader(name)) continue;
-        user.push([name, value]);
+        (user ??= []).push([name, value]);
     }
   }
   // fromEntries defines own properties, so a header named `__proto__` is kept as data, not a prototype.
-  if (user.length > 0) properties.userProperties = Object.fromEntries(user);
+  if (user !== undefined) (properties ??= {}).userProperties = Object.fromEntries(user);
 
-  return {
+  const message: { -readonly [K in keyof Message]: Message[K] } = {
     cmd: 'publish',
     topic: context.topic,
     payload: frame.body,
     qos,
     retain: false,
-    ...(Object.keys(properties).length > 0 ? { properties } : {}),
     timestamp: context.nowMs,
-    ...(messageExpiry === undefined ? {} : { messageExpiry }),
     origin: context.origin,
   };
+  if (properties !== undefined) message.properties = properties;
+  if (messageExpiry !== undefined) message.messageExpiry = messageExpiry;
+  return message;
+}
+
+/** Up to this many headers, repeats are found by looking back instead of with a Set. */
+const SCAN_FOR_REPEATS = 16;
+
+function repeated(headers: StompFrame['headers'], at: number, name: string): boolean {
+  for (let j = 0; j < at; j++) if ((headers[j] as readonly [string, string])[0] === name) return true;
+  return false;
 }
 
 /** `responseTopic` of a `reply-to`: an MQTT topic for `/topic/`, the STOMP destination for a queue. */
@@ -157,7 +174,7 @@ export interface MessageFrameContext {
   /** `destination` header: the subscription's queue, or the message's topic for a topic subscription. */
   readonly destination: string;
   /** STOMP 1.2 `ack` header, for subscriptions whose ack mode is not `auto`. */
-  readonly ack?: string;
+  readonly ack?: string | undefined;
   readonly redelivered: boolean;
   readonly deliveryCount: number;
   readonly dottedTopics: boolean;
@@ -174,40 +191,48 @@ export interface MessageFrameContext {
 export function messageFrame(message: Message, context: MessageFrameContext): StompFrame {
   const { version } = context;
   const headers: Array<readonly [string, string]> = [];
-  const add = (name: string, value: string): void => {
-    if (headerEncodable('MESSAGE', name, value, version)) headers.push([name, value]);
-  };
-  add('subscription', context.subscription);
-  add('message-id', context.messageId);
-  add('destination', context.destination);
-  if (context.ack !== undefined && version === '1.2') add('ack', context.ack);
+  // The names below are Roost's own and encodable everywhere: only values need the check.
+  addValue(headers, version, 'subscription', context.subscription);
+  addValue(headers, version, 'message-id', context.messageId);
+  addValue(headers, version, 'destination', context.destination);
+  if (context.ack !== undefined && version === '1.2') addValue(headers, version, 'ack', context.ack);
 
   const properties = message.properties;
-  if (properties?.contentType !== undefined) add('content-type', properties.contentType);
-  if (properties?.correlationData !== undefined && isUtf8(properties.correlationData)) {
-    add('correlation-id', properties.correlationData.toString('utf8'));
-  }
-  if (properties?.responseTopic !== undefined) {
-    const topic = properties.responseTopic;
-    add('reply-to', topic.startsWith(QUEUE_PREFIX) ? topic : topicDestination(topic, context.dottedTopics));
+  if (properties !== undefined) {
+    if (properties.contentType !== undefined) addValue(headers, version, 'content-type', properties.contentType);
+    if (properties.correlationData !== undefined && isUtf8(properties.correlationData)) {
+      addValue(headers, version, 'correlation-id', properties.correlationData.toString('utf8'));
+    }
+    if (properties.responseTopic !== undefined) {
+      const topic = properties.responseTopic;
+      addValue(headers, version, 'reply-to', topic.startsWith(QUEUE_PREFIX) ? topic : topicDestination(topic, context.dottedTopics));
+    }
   }
   const expiresAt = message.messageExpiry ?? intervalExpiry(message, context.nowMs);
-  if (expiresAt !== undefined) add('expires', String(expiresAt));
-  if (message.qos > 0) add('persistent', 'true');
-  if (context.redelivered) add('redelivered', 'true');
-  add(DELIVERY_COUNT_HEADER, String(context.deliveryCount));
+  if (expiresAt !== undefined) headers.push(['expires', String(expiresAt)]);
+  if (message.qos > 0) headers.push(PERSISTENT);
+  if (context.redelivered) headers.push(REDELIVERED);
+  headers.push([DELIVERY_COUNT_HEADER, String(context.deliveryCount)]);
 
   const user = properties?.userProperties;
   if (user !== undefined) {
     for (const [name, raw] of Object.entries(user)) {
       if (isReservedHeader(name)) continue;
       const value = typeof raw === 'string' ? raw : raw[0];
-      if (value !== undefined) add(name, value);
+      if (value !== undefined && headerEncodable('MESSAGE', name, value, version)) headers.push([name, value]);
     }
   }
   // STOMP 1.2 "Header content-length": SHOULD be present; Roost always sends it.
   headers.push(['content-length', String(message.payload.length)]);
   return { command: 'MESSAGE', headers, body: message.payload };
+}
+
+const PERSISTENT: readonly [string, string] = Object.freeze(['persistent', 'true'] as const);
+const REDELIVERED: readonly [string, string] = Object.freeze(['redelivered', 'true'] as const);
+
+/** Adds header `name` (one of Roost's, encodable by every version) when `version` can carry `value`. */
+function addValue(headers: Array<readonly [string, string]>, version: StompVersion, name: string, value: string): void {
+  if (escapeHeader(value, version, escapesHeaders('MESSAGE', version), false) !== undefined) headers.push([name, value]);
 }
 
 function intervalExpiry(message: Message, nowMs: number): number | undefined {

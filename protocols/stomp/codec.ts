@@ -55,7 +55,6 @@ export const HEARTBEAT_EOL: Buffer = Buffer.from('\n');
 const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
-const COLON = 0x3a;
 // Every STOMP command is ASCII letters; which ones exist is the session's business.
 const COMMAND = /^[A-Za-z]+$/;
 const DIGITS = /^[0-9]+$/;
@@ -100,6 +99,12 @@ export class StompDecoder {
   #command = '';
   #headers: Array<readonly [string, string]> = [];
   #contentLength: number | undefined;
+  /** Whether the command of the frame being read has escaped headers in versions that escape (not CONNECT). */
+  #commandEscapes = false;
+  // The first NUL at or after some position of `#nulData`, or -1 for none up to its end:
+  // one search serves every line of a frame, as the NUL ending its body is usually the first ahead.
+  #nulData: Buffer | undefined;
+  #nulAt = -1;
 
   /** @throws RangeError when a limit is not a positive integer or a version is unknown. */
   constructor(options: StompDecoderOptions = {}) {
@@ -149,21 +154,22 @@ export class StompDecoder {
     try {
       let data: Buffer;
       let pos: number;
-      let end: number;
-      if (this.#start === this.#end) {
+      const pending = this.#start !== this.#end;
+      if (!pending) {
         // Nothing pending: read the chunk where it lies and keep only its unfinished tail.
         data = chunk;
         pos = 0;
-        end = chunk.length;
         this.#start = this.#end = 0;
       } else {
         this.#append(chunk);
-        data = this.#store;
+        // A view ending where the bytes do, so searches stop there.
+        data = this.#store.subarray(0, this.#end);
         pos = this.#start;
-        end = this.#end;
       }
+      const end = data.length;
       pos = this.#parse(data, pos, end, out);
-      if (data === this.#store) {
+      this.#nulData = undefined;
+      if (pending) {
         this.#start = pos;
       } else if (pos < end) {
         this.#append(data.subarray(pos, end));
@@ -203,7 +209,7 @@ export class StompDecoder {
     this.#end += bytes.length;
   }
 
-  /** Decodes what it can of data[pos, end); returns the first byte not consumed. */
+  /** Decodes what it can of data[pos, end), where `end` is `data.length`; returns the first byte not consumed. */
   #parse(data: Buffer, pos: number, end: number, out: Decoded[]): number {
     for (;;) {
       switch (this.#phase) {
@@ -231,12 +237,13 @@ export class StompDecoder {
         case 'headers': {
           const lf = this.#findLineEnd(data, pos, end);
           if (lf < 0) return pos;
-          const line = data.subarray(pos, lf > pos && data[lf - 1] === CR ? lf - 1 : lf);
+          const lineEnd = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
           this.#frameBytes += lf + 1 - pos;
           this.#scanned = 0;
+          const lineStart = pos;
           pos = lf + 1;
-          if (this.#phase === 'command') this.#onCommandLine(line);
-          else this.#onHeaderLine(line);
+          if (this.#phase === 'command') this.#onCommandLine(data, lineStart, lineEnd);
+          else this.#onHeaderLine(data, lineStart, lineEnd);
           continue;
         }
         case 'body': {
@@ -251,9 +258,8 @@ export class StompDecoder {
             pos += length + 1;
             continue;
           }
-          const from = pos + this.#scanned;
-          const nul = data.subarray(from, end).indexOf(NUL);
-          const bodyBytes = nul < 0 ? end - pos : from + nul - pos;
+          const nul = this.#nextNul(data, pos + this.#scanned);
+          const bodyBytes = nul < 0 ? end - pos : nul - pos;
           this.#checkBody(bodyBytes);
           if (nul < 0) {
             this.#scanned = end - pos;
@@ -270,13 +276,13 @@ export class StompDecoder {
   /** Index of the LF ending the line that starts at `pos`, or -1 after checking the part seen so far. */
   #findLineEnd(data: Buffer, pos: number, end: number): number {
     const from = pos + this.#scanned;
-    const found = data.subarray(from, end).indexOf(LF);
-    const stop = found < 0 ? end : from + found;
-    if (data.subarray(from, stop).indexOf(NUL) >= 0) {
+    const found = data.indexOf(LF, from);
+    const nul = this.#nextNul(data, from);
+    if (nul >= 0 && (found < 0 || nul < found)) {
       // A NUL before the blank line ends a frame that has no header terminator.
       throw malformed(`a NUL arrived before the blank line that ends the headers`);
     }
-    if (found >= 0) return from + found;
+    if (found >= 0) return found;
     this.#scanned = end - pos;
     const pending = end - pos;
     // The last byte may be the CR of a CRLF, which is not part of the line.
@@ -290,33 +296,46 @@ export class StompDecoder {
     return -1;
   }
 
-  #onCommandLine(line: Buffer): void {
-    if (line.length > this.#limits.maxHeaderLineBytes) throw this.#lineTooLong();
+  /** The first NUL in `data` at or after `from`, or -1 for none. */
+  #nextNul(data: Buffer, from: number): number {
+    if (data !== this.#nulData || (this.#nulAt >= 0 && this.#nulAt < from)) {
+      this.#nulData = data;
+      this.#nulAt = data.indexOf(NUL, from);
+    }
+    return this.#nulAt;
+  }
+
+  #onCommandLine(data: Buffer, start: number, end: number): void {
+    if (end - start > this.#limits.maxHeaderLineBytes) throw this.#lineTooLong();
     // The command is ASCII if it is anything, so latin1 loses nothing the test would accept.
-    const command = line.toString('latin1');
+    const command = data.toString('latin1', start, end);
     if (!COMMAND.test(command)) throw malformed(`the command line ${shown(command)} is not a STOMP command`);
     this.#command = command;
+    this.#commandEscapes = escapesHeaders(command, '1.2');
     this.#phase = 'headers';
     this.#checkFrame(MIN_FRAME_TAIL_BYTES - 1);
   }
 
-  #onHeaderLine(line: Buffer): void {
-    if (line.length === 0) {
+  #onHeaderLine(data: Buffer, start: number, end: number): void {
+    if (end === start) {
       this.#phase = 'body';
       this.#checkFrame((this.#contentLength ?? 0) + 1);
       return;
     }
     if (this.#headers.length >= this.#limits.maxHeaders) throw this.#tooManyHeaders();
-    if (line.length > this.#limits.maxHeaderLineBytes) throw this.#lineTooLong();
+    if (end - start > this.#limits.maxHeaderLineBytes) throw this.#lineTooLong();
     this.#checkFrame(MIN_FRAME_TAIL_BYTES - 1);
-    const colon = line.indexOf(COLON);
+    // UTF-8 never uses 0x3a inside a multi-byte character, so the first ':' of the text is the first colon byte.
+    const text = data.toString('utf8', start, end);
+    const colon = text.indexOf(':');
     if (colon < 0) throw malformed('a header line has no colon');
-    if (!isUtf8(line)) throw malformed('a header is not valid UTF-8');
+    // Bytes that are not UTF-8 decode to U+FFFD; only then is it worth telling them from a real one.
+    if (text.includes('\uFFFD') && !isUtf8(data.subarray(start, end))) throw malformed('a header is not valid UTF-8');
     // Split at the first colon: later colons belong to the value, as 1.0 and unescaped CONNECT values need.
-    let name = line.toString('utf8', 0, colon);
-    let value = line.toString('utf8', colon + 1);
+    let name = text.slice(0, colon);
+    let value = text.slice(colon + 1);
     const version = this.#version;
-    if (version !== '1.0' && escapesHeaders(this.#command, version)) {
+    if (version !== '1.0' && this.#commandEscapes) {
       name = unescapeHeader(name, version);
       value = unescapeHeader(value, version);
     }
@@ -411,6 +430,68 @@ export function headerEncodable(command: string, name: string, value: string, ve
  *   not equal the body's length.
  */
 export function encodeFrame(frame: StompFrame, version: StompVersion): Buffer {
+  const batch = new FrameBatch();
+  batch.add(frame, version);
+  return batch.take();
+}
+
+/**
+ * Frames and heart-beats encoded back to back into one buffer, for one write:
+ * what a connection sends in one turn leaves in one segment, without a buffer
+ * per frame. Each frame is encoded as `encodeFrame` would.
+ */
+export class FrameBatch {
+  /** Head text (command line through the blank line; a heart-beat's EOL) and body of each item; a heart-beat has no body. */
+  #heads: string[] = [];
+  #bodies: Array<Buffer | undefined> = [];
+  #bytes = 0;
+
+  /** Bytes `take` would return. */
+  get byteLength(): number {
+    return this.#bytes;
+  }
+
+  get empty(): boolean {
+    return this.#heads.length === 0;
+  }
+
+  /** @throws RoostError STOMP_FRAME_UNENCODABLE as `encodeFrame`; nothing is added then. */
+  add(frame: StompFrame, version: StompVersion): void {
+    const head = frameHead(frame, version);
+    this.#heads.push(head);
+    this.#bodies.push(frame.body);
+    this.#bytes += Buffer.byteLength(head, 'utf8') + frame.body.length + 1;
+  }
+
+  /** One EOL (STOMP 1.2 "Heart-beating"). */
+  addHeartbeat(): void {
+    this.#heads.push('\n');
+    this.#bodies.push(undefined);
+    this.#bytes += 1;
+  }
+
+  /** The bytes of everything added, in order; the batch is empty again. */
+  take(): Buffer {
+    const wire = Buffer.allocUnsafe(this.#bytes);
+    const heads = this.#heads;
+    const bodies = this.#bodies;
+    let pos = 0;
+    for (let i = 0; i < heads.length; i++) {
+      pos += wire.write(heads[i] as string, pos, 'utf8');
+      const body = bodies[i];
+      if (body === undefined) continue;
+      pos += body.copy(wire, pos);
+      wire[pos++] = NUL;
+    }
+    this.#heads = [];
+    this.#bodies = [];
+    this.#bytes = 0;
+    return wire;
+  }
+}
+
+/** Command line, headers and blank line of `frame`, as text. @throws like `encodeFrame` */
+function frameHead(frame: StompFrame, version: StompVersion): string {
   const { command, body } = frame;
   if (!COMMAND.test(command)) throw unencodable(`command ${shown(command)} is not a STOMP command`);
   const escaped = escapesHeaders(command, version);
@@ -433,13 +514,7 @@ export function encodeFrame(frame: StompFrame, version: StompVersion): Buffer {
   }
   // STOMP 1.2 "Header content-length": SHOULD be sent, and is needed for a body holding NULs.
   if (!lengthGiven && body.length > 0) head += `content-length:${body.length}\n`;
-  head += '\n';
-  const headBytes = Buffer.byteLength(head, 'utf8');
-  const wire = Buffer.allocUnsafe(headBytes + body.length + 1);
-  wire.write(head, 0, 'utf8');
-  body.copy(wire, headBytes);
-  wire[wire.length - 1] = NUL;
-  return wire;
+  return `${head}\n`;
 }
 
 function checkVersion(version: StompVersion, option: string): StompVersion {

@@ -44,6 +44,8 @@ export function unescapeHeader(text: string, version: '1.1' | '1.2'): string {
   return out + text.slice(from);
 }
 
+const SPECIAL = /[\\\n\r:\u0000]/;
+
 /**
  * The wire form of one header name or value, or undefined when `version` and
  * `escaped` cannot carry it: a NUL anywhere (the decoder treats NUL in the
@@ -56,6 +58,8 @@ export function escapeHeader(
   escaped: boolean,
   isName: boolean,
 ): string | undefined {
+  // Most headers hold none of these: then the text is its own wire form under every rule.
+  if (!SPECIAL.test(text)) return text;
   if (text.includes('\u0000')) return undefined;
   if (!escaped) {
     if (text.includes('\n') || text.includes('\r')) return undefined;

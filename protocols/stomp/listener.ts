@@ -11,7 +11,7 @@ import type { Router } from '../../src/core/router.js';
 import { roostVersion } from '../../src/version.js';
 import { listen } from '../shared/listen.js';
 import { clientCertificateCn, type TlsContext } from '../shared/tls.js';
-import { DEFAULT_STOMP_LIMITS, HEARTBEAT_EOL, StompDecoder, encodeFrame, header } from './codec.js';
+import { DEFAULT_STOMP_LIMITS, FrameBatch, HEARTBEAT_EOL, StompDecoder, encodeFrame, header } from './codec.js';
 import type { Decoded, StompFrame, StompLimits } from './codec.js';
 import { errorFrame } from './frame-rules.js';
 import { DEFAULT_STOMP_SESSION_OPTIONS, StompSession } from './session.js';
@@ -77,6 +77,12 @@ export interface StompAcceptInit {
   readonly publishLimits?: PublishLimits | undefined;
   /** While it refuses, SENDs to a queue or with `persistent:true` are refused. */
   readonly storeWatermark?: StoreWatermark | undefined;
+  /**
+   * True for a byte stream (TCP, TLS): what a turn sends leaves in one write.
+   * Default false: each write is one frame or heart-beat, as a WebSocket
+   * message must be for some STOMP clients.
+   */
+  readonly coalesceWrites?: boolean | undefined;
 }
 
 /** One STOMP session running over a transport. */
@@ -136,7 +142,7 @@ export class StompListener {
         }
         transport.once('close', admission.release);
       }
-      const connection = acceptStompConnection(transport, { ...accept, peer });
+      const connection = acceptStompConnection(transport, { ...accept, peer, coalesceWrites: true });
       connections.add(connection);
       transport.once('close', () => connections.delete(connection));
     };
@@ -252,7 +258,8 @@ function peerOf(socket: Duplex): StompPeer {
 /**
  * Wires one transport (a TCP or TLS socket, a WebSocket stream: any Duplex
  * whose `write` returns false when full and which emits `drain`) to a
- * decoder and a session. Each `write` carries one whole frame or heart-beat.
+ * decoder and a session. Each `write` carries one whole frame or heart-beat,
+ * or, with `coalesceWrites`, everything the session sent in one turn.
  * The session ends when the transport closes; destroying the transport is
  * the way to end it from outside.
  */
@@ -284,18 +291,69 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
     graceTimer.unref();
   };
 
+  const armDrainTimer = (): void => {
+    if (drainTimer !== undefined) return;
+    drainTimer = setTimeout(() => {
+      drainTimer = undefined;
+      log.info({ drainTimeoutMs: options.drainTimeoutMs }, 'slow consumer: socket did not drain; disconnecting');
+      void session.close(`slow consumer: the socket did not drain within ${options.drainTimeoutMs} ms`);
+      socket.destroy();
+    }, options.drainTimeoutMs);
+    drainTimer.unref();
+  };
+
+  const encodeFailed = (err: unknown, command: string): false => {
+    // The session only sends encodable headers; reaching this is a bug.
+    log.error({ err, command }, 'cannot encode frame');
+    socket.destroy();
+    return false;
+  };
+
+  // Byte streams: frames written in one turn (RECEIPTs of a group commit,
+  // MESSAGEs of a dispatch pass) are encoded into one buffer and leave in one
+  // write at the end of the turn.
+  const batch = new FrameBatch();
+  let flushQueued = false;
+  /** The session was told the transport is full without a write saying so: tell it when it is not. */
+  let toldFull = false;
+  const flush = (): void => {
+    flushQueued = false;
+    if (batch.empty || ended || socket.destroyed) return;
+    if (socket.write(batch.take())) {
+      if (toldFull) {
+        toldFull = false;
+        session.drained();
+      }
+    } else {
+      armDrainTimer();
+    }
+  };
+  const coalesced = (output: SessionOutput & { kind: 'frame' | 'heartbeat' }): boolean => {
+    if (output.kind === 'heartbeat') {
+      batch.addHeartbeat();
+    } else {
+      try {
+        batch.add(output.frame, output.version);
+      } catch (err) {
+        return encodeFailed(err, output.frame.command);
+      }
+    }
+    if (!flushQueued) {
+      flushQueued = true;
+      process.nextTick(flush);
+    }
+    if (!socket.writableNeedDrain && batch.byteLength < socket.writableHighWaterMark) return true;
+    toldFull = true;
+    return false;
+  };
+
+  // Message transports: one write per frame; frames written in one turn still share a segment.
   let corked = false;
   const uncork = (): void => {
     corked = false;
     socket.uncork();
   };
-
-  const write = (output: SessionOutput): boolean => {
-    if (output.kind === 'close') {
-      end(output.reason);
-      return false;
-    }
-    if (ended || socket.destroyed) return false;
+  const oneByOne = (output: SessionOutput & { kind: 'frame' | 'heartbeat' }): boolean => {
     let bytes: Buffer;
     if (output.kind === 'heartbeat') {
       bytes = HEARTBEAT_EOL;
@@ -303,30 +361,28 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
       try {
         bytes = encodeFrame(output.frame, output.version);
       } catch (err) {
-        // The session only sends encodable headers; reaching this is a bug.
-        log.error({ err, command: output.frame.command }, 'cannot encode frame');
-        socket.destroy();
-        return false;
+        return encodeFailed(err, output.frame.command);
       }
     }
-    // Frames written in one turn (RECEIPTs of a pipelined batch, MESSAGEs of a
-    // queue page) leave in one segment instead of one write each.
     if (!corked) {
       corked = true;
       socket.cork();
       process.nextTick(uncork);
     }
     const flushed = socket.write(bytes);
-    if (!flushed && drainTimer === undefined) {
-      drainTimer = setTimeout(() => {
-        drainTimer = undefined;
-        log.info({ drainTimeoutMs: options.drainTimeoutMs }, 'slow consumer: socket did not drain; disconnecting');
-        void session.close(`slow consumer: the socket did not drain within ${options.drainTimeoutMs} ms`);
-        socket.destroy();
-      }, options.drainTimeoutMs);
-      drainTimer.unref();
-    }
+    if (!flushed) armDrainTimer();
     return flushed;
+  };
+
+  const write = (output: SessionOutput): boolean => {
+    if (output.kind === 'close') {
+      // What was sent before the close (the ERROR, the last RECEIPT) goes out first.
+      flush();
+      end(output.reason);
+      return false;
+    }
+    if (ended || socket.destroyed) return false;
+    return init.coalesceWrites === true ? coalesced(output) : oneByOne(output);
   };
 
   const session = new StompSession({
@@ -344,6 +400,7 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
   socket.on('drain', () => {
     if (drainTimer !== undefined) clearTimeout(drainTimer);
     drainTimer = undefined;
+    toldFull = false;
     session.drained();
   });
 
@@ -360,7 +417,8 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
     }
     if (!events.some((e) => e.kind === 'frame')) return;
     const refused = firstRefusedSend(events, limiter, init.storeWatermark);
-    // Backpressure: read nothing more until this batch is routed, stored and answered.
+    // Backpressure: read nothing more until this batch is handled and no more
+    // than MAX_PENDING_FRAMES frames await the router or the store.
     socket.pause();
     if (refused !== undefined) {
       // Frames before the refused SEND are handled first; the refusal ends the session.
@@ -371,7 +429,7 @@ export function acceptStompConnection(socket: Duplex, init: StompAcceptInit): St
       });
       return;
     }
-    void session.receive(events).then(() => {
+    void session.feed(events).then(() => {
       // Heart-beats that arrived while reading was paused are still in the socket: not the client's silence.
       session.activity();
       if (!socket.destroyed) socket.resume();

@@ -35,6 +35,7 @@ import { denied, errorFrame, headerInvalid, missing, noBody, required, shown, vi
 import type { ErrorFrameOptions } from './frame-rules.js';
 import { HeartBeatTimers, negotiateHeartBeat, parseHeartBeat } from './heartbeat.js';
 import type { HeartBeat } from './heartbeat.js';
+import { InOrder } from './in-order.js';
 import { Transactions } from './transactions.js';
 
 export { SYSTEM_CLOCK } from './clock.js';
@@ -185,6 +186,18 @@ type Buffered =
   | { readonly kind: 'ack'; readonly ackId: string; readonly nack: boolean };
 
 const ACK_MODES: readonly AckMode[] = ['auto', 'client', 'client-individual'];
+/** SEND destinations a session keeps parsed. */
+const MAX_CACHED_DESTINATIONS = 64;
+/** `client` acks are cumulative, `client-individual` ones are not (STOMP 1.2 "SUBSCRIBE ack Header"). */
+const isCumulative = (sub: Subscription): boolean => sub.mode === 'client';
+/**
+ * Frames (SEND, ACK, NACK) a connection may have awaiting acceptance while
+ * its transport keeps reading (`feed`); past either bound reading pauses.
+ * Enough for a producer's whole window to share one group commit.
+ */
+export const MAX_PENDING_FRAMES = 1_000;
+/** Body bytes of the SENDs awaiting acceptance past which reading pauses. */
+export const MAX_PENDING_BYTES = 1_048_576;
 const DIGITS = /^[0-9]{1,9}$/;
 
 /**
@@ -216,11 +229,19 @@ export class StompSession {
   #login: string | undefined;
   #closing: Promise<void> | undefined;
   #work: Promise<void> = Promise.resolve();
-  readonly #inflight = new Set<Promise<void>>();
+  /** Frames whose effect is on its way, in arrival order: receipts are written as they clear. */
+  readonly #pending = new InOrder<StompFrame>({
+    released: (frame) => this.#writeReceipt(frame),
+    failed: (err, frame) => this.#fail(err, frame),
+  });
+  /** `origin` of every message this session sends; set by CONNECT. */
+  #origin: Origin = { protocol: 'stomp' };
+  /** SEND destinations parsed so far (most producers use a handful). */
+  readonly #sendDestinations = new Map<string, Destination>();
 
   readonly #subscriptions = new Map<string, Subscription>();
   /** Client-ack deliveries awaiting ACK or NACK. */
-  readonly #acks = new AckLedger<Subscription>();
+  readonly #acks = new AckLedger<Subscription>(isCumulative);
   readonly #transactions: Transactions<Buffered>;
   /** Queue opens in progress, by name. */
   readonly #opening = new Map<string, Promise<DurableQueue>>();
@@ -278,12 +299,26 @@ export class StompSession {
 
   /**
    * Handles decoded events in order. Calls are serialized: a batch starts once
-   * the previous one is done. Resolves once every SEND in the batch is
-   * accepted (routed, or durable for queues) and every frame is handled, so a
-   * transport that waits for it before reading more applies backpressure.
-   * Never rejects: failures become an ERROR frame and the close.
+   * the previous one is handled. Resolves once every frame is handled and
+   * every SEND, ACK and NACK so far is accepted (routed, or durable for
+   * queues). Never rejects: failures become an ERROR frame and the close.
    */
   receive(events: readonly Decoded[]): Promise<void> {
+    return this.#enqueueWork(events).then(() => this.#pending.idle());
+  }
+
+  /**
+   * Like `receive`, for a transport that keeps reading while earlier frames
+   * are being stored, so that they share a group commit: resolves once the
+   * events are handled and no more than `MAX_PENDING_FRAMES` frames (and
+   * `MAX_PENDING_BYTES` of SEND bodies) await acceptance. A transport that
+   * reads nothing more until then applies backpressure. Never rejects.
+   */
+  feed(events: readonly Decoded[]): Promise<void> {
+    return this.#enqueueWork(events).then(() => this.#pending.below(MAX_PENDING_FRAMES, MAX_PENDING_BYTES));
+  }
+
+  #enqueueWork(events: readonly Decoded[]): Promise<void> {
     this.activity();
     const run = this.#work.then(() => this.#receiveAll(events));
     this.#work = run.catch((err: unknown) => this.#fail(err));
@@ -328,35 +363,28 @@ export class StompSession {
       if (this.#state === 'closed') return;
       if (event.kind === 'heartbeat') continue;
       try {
-        await this.#handle(event.frame);
+        // SEND, ACK and NACK are handled in this turn; only what must wait (CONNECT, a receipt) is awaited.
+        const handling = this.#handle(event.frame);
+        if (handling !== undefined) await handling;
       } catch (err) {
         this.#fail(err, event.frame);
         return;
       }
     }
-    await this.#settleInflight();
   }
 
-  async #handle(frame: StompFrame): Promise<void> {
+  /** Handles one frame; a promise when the next frame must wait for it. */
+  #handle(frame: StompFrame): Promise<void> | undefined {
     const { command } = frame;
     this.#log.debug({ command }, 'frame');
     if (this.#state === 'connecting') {
       if (command !== 'CONNECT' && command !== 'STOMP') throw violation(`${shown(command)} frame before CONNECT`);
       noBody(frame);
-      await this.#connect(frame);
-      return;
+      return this.#connect(frame);
     }
     switch (command) {
       case 'SEND':
         return this.#onSend(frame);
-      case 'SUBSCRIBE':
-        noBody(frame);
-        await this.#onSubscribe(frame);
-        break;
-      case 'UNSUBSCRIBE':
-        noBody(frame);
-        await this.#onUnsubscribe(frame);
-        break;
       case 'ACK':
         noBody(frame);
         return this.#onAck(frame, false);
@@ -365,6 +393,22 @@ export class StompSession {
         if (this.#version === '1.0') throw violation('NACK is not a STOMP 1.0 command');
         noBody(frame);
         return this.#onAck(frame, true);
+      default:
+        return this.#handleOther(frame);
+    }
+  }
+
+  async #handleOther(frame: StompFrame): Promise<void> {
+    const { command } = frame;
+    switch (command) {
+      case 'SUBSCRIBE':
+        noBody(frame);
+        await this.#onSubscribe(frame);
+        break;
+      case 'UNSUBSCRIBE':
+        noBody(frame);
+        await this.#onUnsubscribe(frame);
+        break;
       case 'BEGIN':
         noBody(frame);
         this.#transactions.begin(required(frame, 'transaction'));
@@ -422,6 +466,7 @@ export class StompSession {
     this.#version = version;
     this.#login = login;
     this.#clientId = clientId;
+    this.#origin = { protocol: 'stomp', clientId: clientId ?? this.id, ...(login === undefined ? {} : { user: login }) };
     this.#state = 'connected';
     this.#clearConnectTimer();
 
@@ -456,9 +501,9 @@ export class StompSession {
 
   // ---------------------------------------------------------------- SEND
 
-  async #onSend(frame: StompFrame): Promise<void> {
+  #onSend(frame: StompFrame): Promise<void> | undefined {
     const destinationText = required(frame, 'destination');
-    const destination = parseDestination(destinationText, 'send', this.#destinations);
+    const destination = this.#sendDestination(destinationText);
     // Checked on arrival, also inside a transaction: a COMMIT cannot fail half-way on a denial.
     const allowed =
       destination.kind === 'topic'
@@ -470,72 +515,68 @@ export class StompSession {
     const txId = header(frame, 'transaction');
     if (txId !== undefined) {
       this.#transactions.add(txId, { kind: 'send', frame, destination });
-      await this.#receipt(frame);
-      return;
+      return this.#receipt(frame);
     }
-    // Not awaited here, so a batch of SENDs is routed without a round trip each
-    // (and their store writes share one group commit); the batch as a whole is
-    // awaited before the socket reads more.
-    const done = this.#send(frame, destination);
-    if (header(frame, 'receipt') === undefined) {
-      this.#track(done, frame);
-      return;
+    // Not awaited: SENDs are routed without a round trip each, and their store
+    // writes share a group commit. The RECEIPT follows this SEND's acceptance
+    // and every earlier frame's, so receipts come out in frame order.
+    this.#track(this.#send(frame, destination), frame, frame.body.length);
+    return undefined;
+  }
+
+  #sendDestination(text: string): Destination {
+    let destination = this.#sendDestinations.get(text);
+    if (destination === undefined) {
+      destination = parseDestination(text, 'send', this.#destinations);
+      // Bounded: a producer naming a new destination each time only costs the parse.
+      if (this.#sendDestinations.size >= MAX_CACHED_DESTINATIONS) this.#sendDestinations.clear();
+      this.#sendDestinations.set(text, destination);
     }
-    // The RECEIPT follows this SEND's own acceptance and every earlier frame's,
-    // so receipts still come out in frame order.
-    const earlier = [...this.#inflight];
-    this.#track(
-      Promise.all([...earlier, done]).then(() => this.#writeReceipt(frame)),
-      frame,
-    );
+    return destination;
   }
 
   /**
    * Routes or enqueues one SEND; resolves once it is accepted. Nothing is
    * awaited before the message is handed on, so SENDs reach the router, and
    * each queue, in the order they arrived.
+   * @throws RoostError when the frame's headers are invalid (`expires`, `reply-to`)
    */
-  async #send(frame: StompFrame, destination: Destination): Promise<void> {
+  #send(frame: StompFrame, destination: Destination): Promise<void> {
     const topic =
       destination.kind === 'topic'
         ? destination.topic
         : destination.kind === 'queue'
           ? destination.queue
           : tempQueueName(this.id, destination.name);
+    const nowMs = this.#clock.now();
     const message = sendToMessage(frame, {
       topic,
-      nowMs: this.#clock.now(),
-      origin: this.#origin(),
+      nowMs,
+      origin: this.#origin,
       destinations: this.#destinations,
       sessionId: this.id,
     });
-    const replyTo = header(frame, 'reply-to');
+    const replyTo = message.properties?.responseTopic === undefined ? undefined : header(frame, 'reply-to');
     if (replyTo !== undefined) {
       const parsed = parseDestination(replyTo, 'send', this.#destinations);
       // Replies need somewhere to land even before this session subscribes to it.
-      if (parsed.kind === 'temp-queue') this.#track(this.#openTemp(parsed.name).then(() => undefined), frame);
+      // Its failure ends the session naming the SEND; the SEND's own slot answers the receipt.
+      if (parsed.kind === 'temp-queue') this.#pending.add(this.#openTemp(parsed.name), frame, false);
     }
     // An `expires` already past: accepted, and dropped as the expiry says.
-    if (isExpired(message, this.#clock.now())) return;
+    if (isExpired(message, nowMs)) return Promise.resolve();
     switch (destination.kind) {
       case 'topic':
-        await publish(this.#router, message);
-        return;
-      case 'queue':
-        await (await this.#openQueue(destination.queue)).enqueue(message);
-        return;
+        return publish(this.#router, message);
+      case 'queue': {
+        const name = destination.queue;
+        // While an open is in progress earlier SENDs wait on it, and so does this one, to stay in order.
+        const open = this.#opening.has(name) ? undefined : this.#queues.opened?.(name);
+        return open !== undefined ? open.enqueue(message) : this.#openQueue(name).then((queue) => queue.enqueue(message));
+      }
       case 'temp-queue':
-        await (await this.#openTemp(destination.name)).enqueue(message);
-        return;
+        return this.#openTemp(destination.name).then((queue) => queue.enqueue(message));
     }
-  }
-
-  #origin(): Origin {
-    return {
-      protocol: 'stomp',
-      clientId: this.#clientId ?? this.id,
-      ...(this.#login === undefined ? {} : { user: this.#login }),
-    };
   }
 
   // ----------------------------------------------------------- SUBSCRIBE
@@ -720,7 +761,7 @@ export class StompSession {
       subscription: sub.id,
       messageId,
       destination: sub.parsed.kind === 'topic' ? topicDestination(message.topic, this.#options.dottedTopics) : sub.destination,
-      ...(sub.mode === 'auto' ? {} : { ack: messageId }),
+      ack: sub.mode === 'auto' ? undefined : messageId,
       redelivered,
       deliveryCount,
       dottedTopics: this.#options.dottedTopics,
@@ -743,7 +784,7 @@ export class StompSession {
 
   // ------------------------------------------------------------ ACK/NACK
 
-  async #onAck(frame: StompFrame, nack: boolean): Promise<void> {
+  #onAck(frame: StompFrame, nack: boolean): Promise<void> | undefined {
     let ackId: string;
     if (this.#version === '1.2') {
       // STOMP 1.2 "ACK": `id` matches the `ack` header of the MESSAGE.
@@ -755,15 +796,10 @@ export class StompSession {
     const txId = header(frame, 'transaction');
     if (txId !== undefined) {
       this.#transactions.add(txId, { kind: 'ack', ackId, nack });
-    } else {
-      const done = this.#applyAck(ackId, nack);
-      if (header(frame, 'receipt') === undefined) {
-        this.#track(done, frame);
-        return;
-      }
-      await done;
+      return this.#receipt(frame);
     }
-    await this.#receipt(frame);
+    this.#track(this.#applyAck(ackId, nack), frame);
+    return undefined;
   }
 
   /**
@@ -772,11 +808,13 @@ export class StompSession {
    * NACK is cumulative the same way. An unknown id (settled already, a live
    * topic's, or never sent) changes nothing.
    */
-  async #applyAck(ackId: string, nack: boolean): Promise<void> {
-    const settled = this.#acks.settle(ackId, (sub) => sub.mode === 'client');
+  #applyAck(ackId: string, nack: boolean): Promise<unknown> | undefined {
+    const settled = this.#acks.settle(ackId);
     const handle = settled?.subscription.handle;
-    if (settled === undefined || handle === undefined) return;
-    await Promise.all(settled.deliveryIds.map((id) => (nack ? handle.nack(id) : handle.ack(id))));
+    if (settled === undefined || handle === undefined) return undefined;
+    const ids = settled.deliveryIds;
+    if (ids.length === 1) return nack ? handle.nack(ids[0] as string) : handle.ack(ids[0] as string);
+    return Promise.all(ids.map((id) => (nack ? handle.nack(id) : handle.ack(id))));
   }
 
   // --------------------------------------------------------- transactions
@@ -802,7 +840,7 @@ export class StompSession {
 
   async #receipt(frame: StompFrame): Promise<void> {
     if (header(frame, 'receipt') === undefined) return;
-    await this.#settleInflight();
+    await this.#pending.idle();
     this.#writeReceipt(frame);
   }
 
@@ -822,14 +860,13 @@ export class StompSession {
     if (!this.#sink.send(output)) this.#writable = false;
   }
 
-  #track(work: Promise<void>, frame: StompFrame): void {
-    const tracked = work.catch((err: unknown) => this.#fail(err, frame));
-    this.#inflight.add(tracked);
-    void tracked.finally(() => this.#inflight.delete(tracked));
-  }
-
-  async #settleInflight(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
+  /**
+   * Follows `work` for `frame`: a rejection ends the session with an ERROR
+   * naming the frame; a RECEIPT it asks for is written once `work` and every
+   * earlier frame's work are done.
+   */
+  #track(work: PromiseLike<unknown> | undefined, frame: StompFrame, bytes = 0): void {
+    this.#pending.add(work, frame, header(frame, 'receipt') !== undefined, bytes);
   }
 
   #fail(err: unknown, frame?: StompFrame): void {

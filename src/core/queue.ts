@@ -83,6 +83,11 @@ export interface QueueRegistry {
   /** The named queue, created with `settings` over the defaults when it does not exist. */
   open(name: string, settings?: Partial<QueueSettings>): Promise<DurableQueue>;
   /**
+   * The named queue when it is open now, without waiting: lets a producer
+   * enqueue in its own turn. Optional; callers fall back to `open`.
+   */
+  opened?(name: string): DurableQueue | undefined;
+  /**
    * Makes every message published on `filter` (any protocol) land in the queue;
    * the publisher is acknowledged only once it is stored. Persistent bindings
    * survive a restart; config bindings are re-made at start.

@@ -28,7 +28,18 @@ export interface BackendEntry {
 
 /** What the registry needs from the store; the store's QueueStore provides it. */
 export interface QueueBackend {
+  /**
+   * Appends `message` to each queue; the entries are in the queue (and seen
+   * by `read`) as soon as the call returns, and the promise resolves with
+   * their ids once they are durable. When a queue is full its oldest entry is
+   * dropped.
+   */
   enqueue(names: readonly string[], message: Record<string, unknown>, options?: { maxLength?: number }): Promise<number[]>;
+  /**
+   * Up to `limit` entries after `afterId`, in order, picked when called.
+   * Fewer than `limit` means none was left after them, save for entries
+   * removed while their messages were being read.
+   */
   read(name: string, options: { afterId?: number; limit?: number }): Promise<BackendEntry[]>;
   get(name: string, id: number): Promise<BackendEntry | undefined>;
   remove(name: string, id: number): Promise<boolean>;
@@ -62,6 +73,8 @@ const DURABLE_PREFIX = 'queue:';
 const TEMP_PREFIX = 'temp:';
 /** Entries read from the store per dispatch pass. */
 const PAGE = 256;
+/** Messages kept in memory for dispatch, per queue; past it they are read back from the store. */
+const FRESH_LIMIT = 4 * PAGE;
 
 export interface QueuesOptions {
   readonly backend: QueueBackend;
@@ -77,9 +90,17 @@ interface InFlight {
   readonly count: number;
 }
 
+/** A message this queue appended, kept until it is handed out: `id` is set once its write landed. */
+interface Fresh {
+  id: number | undefined;
+  failed: boolean;
+  readonly stored: Record<string, unknown>;
+}
+
 interface ConsumerState {
   readonly consumer: QueueConsumer;
-  readonly unacked: Set<string>;
+  /** Deliveries awaiting ack; which ones is in the queue's in-flight map. */
+  unacked: number;
   closed: boolean;
 }
 
@@ -131,6 +152,18 @@ class Queue implements DurableQueue {
   #redeliver: { entryId: number; count: number }[] = [];
   /** Highest entry id handed out from the head of the queue. */
   #afterId = 0;
+  /**
+   * Messages appended while `#recording`, oldest first from `#freshHead`:
+   * what dispatch hands out without reading back what was just written.
+   */
+  #fresh: Fresh[] = [];
+  #freshHead = 0;
+  /** Every append is recorded in `#fresh`; off after an overflow drop or past FRESH_LIMIT. */
+  #recording: boolean;
+  /** Every entry after `#afterId` is in `#fresh`: dispatch reads nothing from the store. */
+  #caughtUp: boolean;
+  /** Bumped whenever `#fresh` is dropped, so a read in progress cannot conclude it caught up. */
+  #freshEpoch = 0;
   #pumping = false;
   #pumpAgain = false;
   #deadLettered = 0;
@@ -144,6 +177,8 @@ class Queue implements DurableQueue {
     this.#registry = registry;
     this.#backend = backend;
     this.#now = now;
+    // A queue with entries from before a restart reads them from the store first.
+    this.#caughtUp = this.#recording = backend.length(this.#storeName) === 0;
   }
 
   async enqueue(message: Message): Promise<void> {
@@ -159,16 +194,47 @@ class Queue implements DurableQueue {
       const own = stored['messageExpiry'];
       stored['messageExpiry'] = typeof own === 'number' && own < ttlExpiry ? own : ttlExpiry;
     }
-    const before = this.#backend.length(this.#storeName);
-    await this.#backend.enqueue([this.#storeName], stored, { maxLength });
-    if (before >= maxLength) this.#dropped++;
+    const full = this.#backend.length(this.#storeName) >= maxLength;
+    // The store drops its oldest entry in this call, which may be one held here: read from the store again.
+    if (full) this.#forgetFresh();
+    // Recorded in the same turn as the append, so `#fresh` is in entry order.
+    const fresh: Fresh | undefined = this.#recording ? { id: undefined, failed: false, stored } : undefined;
+    if (fresh !== undefined) this.#remember(fresh);
+    let ids: number[];
+    try {
+      ids = await this.#backend.enqueue([this.#storeName], stored, { maxLength });
+    } catch (err) {
+      if (fresh !== undefined) fresh.failed = true;
+      this.#pump();
+      throw err;
+    }
+    if (fresh !== undefined) fresh.id = ids[0];
+    if (full) this.#dropped++;
     this.#pump();
   }
 
+  #remember(fresh: Fresh): void {
+    if (this.#fresh.length - this.#freshHead >= FRESH_LIMIT) {
+      // Nobody is keeping up: leave the backlog to the store rather than to memory.
+      this.#forgetFresh();
+      return;
+    }
+    this.#fresh.push(fresh);
+  }
+
+  #forgetFresh(): void {
+    this.#fresh = [];
+    this.#freshHead = 0;
+    this.#recording = false;
+    this.#caughtUp = false;
+    this.#freshEpoch++;
+  }
+
   consume(consumer: QueueConsumer): ConsumerHandle {
-    const state: ConsumerState = { consumer, unacked: new Set(), closed: false };
+    const state: ConsumerState = { consumer, unacked: 0, closed: false };
     this.#consumers.push(state);
-    this.#pump();
+    // Not in this call: the caller gets its handle before the first delivery.
+    queueMicrotask(() => this.#pump());
     return {
       ack: (id) => this.#ack(state, id),
       nack: (id) => this.#nack(state, id),
@@ -195,6 +261,7 @@ class Queue implements DurableQueue {
     this.#inFlight.clear();
     this.#inFlightEntries.clear();
     this.#redeliver = [];
+    this.#forgetFresh();
     await this.#backend.clear(this.#storeName);
   }
 
@@ -202,8 +269,9 @@ class Queue implements DurableQueue {
     const flight = this.#inFlight.get(deliveryId);
     if (!flight || flight.consumer !== state) return false;
     this.#settle(deliveryId, flight);
-    await this.#backend.remove(this.#storeName, flight.entryId);
+    // The slot is free now: the next delivery need not wait for the delete to be written.
     this.#pump();
+    await this.#backend.remove(this.#storeName, flight.entryId);
     return true;
   }
 
@@ -222,9 +290,9 @@ class Queue implements DurableQueue {
     const at = this.#consumers.indexOf(state);
     if (at >= 0) this.#consumers.splice(at, 1);
     const returned: InFlight[] = [];
-    for (const id of state.unacked) {
-      const flight = this.#inFlight.get(id);
-      if (!flight) continue;
+    // In delivery order, which the in-flight map keeps.
+    for (const [id, flight] of this.#inFlight) {
+      if (flight.consumer !== state) continue;
       this.#settle(id, flight);
       returned.push(flight);
     }
@@ -235,7 +303,7 @@ class Queue implements DurableQueue {
   #settle(deliveryId: string, flight: InFlight): void {
     this.#inFlight.delete(deliveryId);
     this.#inFlightEntries.delete(flight.entryId);
-    flight.consumer.unacked.delete(deliveryId);
+    flight.consumer.unacked--;
   }
 
   /** Redelivers, or dead-letters past `maxDeliveries`. The delivery count is recorded durably. */
@@ -264,13 +332,32 @@ class Queue implements DurableQueue {
     await this.#backend.remove(this.#storeName, entryId);
   }
 
-  /** Runs dispatch passes until no consumer has room or nothing is waiting. */
+  /**
+   * Runs dispatch passes until no consumer has room or nothing is waiting.
+   * While every waiting message is held in memory, in the caller's turn and
+   * without a promise; otherwise in one asynchronous run at a time.
+   */
   #pump(): void {
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
     }
     this.#pumping = true;
+    let fromStore = false;
+    try {
+      do {
+        this.#pumpAgain = false;
+        if (!this.#servedFromMemory()) {
+          fromStore = true;
+          break;
+        }
+        this.#handFresh();
+        // A consumer acking from inside `deliver` asks again.
+      } while (this.#pumpAgain);
+    } finally {
+      if (!fromStore) this.#pumping = false;
+    }
+    if (!fromStore) return;
     void this.#dispatch()
       .catch(() => undefined)
       .finally(() => {
@@ -282,6 +369,10 @@ class Queue implements DurableQueue {
       });
   }
 
+  #servedFromMemory(): boolean {
+    return this.#caughtUp && this.#redeliver.length === 0 && !this.#deleted;
+  }
+
   async #dispatch(): Promise<void> {
     for (;;) {
       if (this.#deleted) return;
@@ -291,18 +382,73 @@ class Queue implements DurableQueue {
       while (this.#redeliver.length > 0 && handed < room) {
         const next = this.#redeliver.shift() as { entryId: number; count: number };
         const entry = await this.#backend.get(this.#storeName, next.entryId);
-        if (entry && this.#hand(entry, next.count + 1)) handed++;
+        if (entry && this.#handOrRequeue(entry, next.count + 1)) handed++;
       }
-      if (handed < room) {
-        const page = await this.#backend.read(this.#storeName, { afterId: this.#afterId, limit: Math.min(room - handed, PAGE) });
-        for (const entry of page) {
-          if (entry.id > this.#afterId) this.#afterId = entry.id;
-          if (this.#inFlightEntries.has(entry.id)) continue;
-          if (this.#hand(entry, (entry.tag ?? 0) + 1)) handed++;
-        }
+      if (this.#deleted) return;
+      if (this.#caughtUp) {
+        if (this.#redeliver.length === 0) handed += this.#handFresh();
+      } else if (handed < room) {
+        handed += await this.#readPage(room - handed);
+        // The page ended the queue: what follows is held in memory.
+        if (this.#caughtUp) continue;
       }
       if (handed === 0) return;
     }
+  }
+
+  /** Hands out the next entries from the store; may find that everything after them is held in memory. */
+  async #readPage(room: number): Promise<number> {
+    if (!this.#recording) {
+      this.#recording = true;
+      this.#fresh = [];
+      this.#freshHead = 0;
+    }
+    // Appended before the read, so in the page if still there: dropped from memory if the page ends the queue.
+    const before = this.#fresh.length;
+    const epoch = this.#freshEpoch;
+    const limit = Math.min(room, PAGE);
+    const page = await this.#backend.read(this.#storeName, { afterId: this.#afterId, limit });
+    let handed = 0;
+    for (const entry of page) {
+      if (entry.id > this.#afterId) this.#afterId = entry.id;
+      if (this.#inFlightEntries.has(entry.id)) continue;
+      if (this.#handOrRequeue(entry, (entry.tag ?? 0) + 1)) handed++;
+    }
+    if (page.length < limit && epoch === this.#freshEpoch && !this.#deleted) {
+      this.#freshHead = Math.max(this.#freshHead, before);
+      this.#caughtUp = true;
+    }
+    return handed;
+  }
+
+  /** Hands out held messages whose writes landed, in order, while a consumer has room. */
+  #handFresh(): number {
+    let handed = 0;
+    const now = this.#now();
+    while (this.#freshHead < this.#fresh.length && this.#consumerWithRoom() !== undefined) {
+      const fresh = this.#fresh[this.#freshHead] as Fresh;
+      // Delivered only once durable, like everything read from the store.
+      if (fresh.id === undefined && !fresh.failed) break;
+      this.#freshHead++;
+      if (fresh.failed || (fresh.id as number) <= this.#afterId) continue;
+      const id = fresh.id as number;
+      this.#afterId = id;
+      const expiry = fresh.stored['messageExpiry'];
+      if (typeof expiry === 'number' && expiry <= now) {
+        void this.#backend.remove(this.#storeName, id).catch(() => undefined);
+        continue;
+      }
+      this.#hand({ id, tag: undefined, message: fresh.stored }, 1);
+      handed++;
+    }
+    if (this.#freshHead === this.#fresh.length) {
+      this.#fresh = [];
+      this.#freshHead = 0;
+    } else if (this.#freshHead >= PAGE && this.#freshHead * 2 >= this.#fresh.length) {
+      this.#fresh = this.#fresh.slice(this.#freshHead);
+      this.#freshHead = 0;
+    }
+    return handed;
   }
 
   /** Free delivery slots across consumers, capped per pass. */
@@ -310,43 +456,56 @@ class Queue implements DurableQueue {
     let room = 0;
     for (const state of this.#consumers) {
       const prefetch = state.consumer.prefetch;
-      room += prefetch === 0 ? PAGE : Math.max(0, prefetch - state.unacked.size);
+      room += prefetch === 0 ? PAGE : Math.max(0, prefetch - state.unacked);
       if (room >= PAGE) return PAGE;
     }
     return room;
   }
 
-  /** Hands `entry` to the next consumer with room, round-robin. False when nobody has room. */
-  #hand(entry: BackendEntry, count: number): boolean {
+  /** The next consumer with room, round-robin from `#next`; undefined when all are full. */
+  #consumerWithRoom(): number | undefined {
     const n = this.#consumers.length;
     for (let i = 0; i < n; i++) {
-      const state = this.#consumers[(this.#next + i) % n] as ConsumerState;
+      const at = (this.#next + i) % n;
+      const state = this.#consumers[at] as ConsumerState;
       const prefetch = state.consumer.prefetch;
-      if (prefetch !== 0 && state.unacked.size >= prefetch) continue;
-      this.#next = (this.#next + i + 1) % n;
-      const deliveryId = this.#registry.nextDeliveryId();
-      const delivery: QueueDelivery = {
-        deliveryId,
-        queue: this.name,
-        message: fromStored(entry.message),
-        deliveryCount: count,
-        redelivered: count > 1,
-      };
-      if (state.consumer.autoAck) {
-        // At-most-once: gone from the store as it is handed over.
-        void this.#backend.remove(this.#storeName, entry.id).catch(() => undefined);
-      } else {
-        const flight: InFlight = { entryId: entry.id, consumer: state, count };
-        this.#inFlight.set(deliveryId, flight);
-        this.#inFlightEntries.add(entry.id);
-        state.unacked.add(deliveryId);
-      }
-      state.consumer.deliver(delivery);
-      return true;
+      if (prefetch === 0 || state.unacked < prefetch) return at;
     }
-    // Nobody had room: keep it first in line.
+    return undefined;
+  }
+
+  /** `#hand`, or, when nobody has room, keeps `entry` first in line. */
+  #handOrRequeue(entry: BackendEntry, count: number): boolean {
+    if (this.#hand(entry, count)) return true;
     if (!this.#inFlightEntries.has(entry.id)) this.#redeliver.unshift({ entryId: entry.id, count: count - 1 });
     return false;
+  }
+
+  /** Hands `entry` to the next consumer with room, round-robin. False when nobody has room. */
+  #hand(entry: BackendEntry, count: number): boolean {
+    const at = this.#consumerWithRoom();
+    if (at === undefined) return false;
+    const state = this.#consumers[at] as ConsumerState;
+    this.#next = (at + 1) % this.#consumers.length;
+    const deliveryId = this.#registry.nextDeliveryId();
+    const delivery: QueueDelivery = {
+      deliveryId,
+      queue: this.name,
+      message: fromStored(entry.message),
+      deliveryCount: count,
+      redelivered: count > 1,
+    };
+    if (state.consumer.autoAck) {
+      // At-most-once: gone from the store as it is handed over.
+      void this.#backend.remove(this.#storeName, entry.id).catch(() => undefined);
+    } else {
+      const flight: InFlight = { entryId: entry.id, consumer: state, count };
+      this.#inFlight.set(deliveryId, flight);
+      this.#inFlightEntries.add(entry.id);
+      state.unacked++;
+    }
+    state.consumer.deliver(delivery);
+    return true;
   }
 }
 
@@ -384,6 +543,10 @@ export class Queues implements QueueRegistry {
   /** @internal */
   nextDeliveryId(): string {
     return String(++this.#deliverySeq);
+  }
+
+  opened(name: string): DurableQueue | undefined {
+    return this.#queues.get(name);
   }
 
   async open(name: string, settings: Partial<QueueSettings> = {}): Promise<DurableQueue> {
