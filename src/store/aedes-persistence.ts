@@ -11,7 +11,12 @@
  * - a client's outgoing (offline and in-flight) packets → the durable queue
  *   `mqtt:<clientId>`, one message record shared by every client it fans out
  *   to; the queue entry's key is the packet's brokerId + brokerCounter and its
- *   tag the packet identifier (messageId) once one is assigned;
+ *   tag the packet identifier (messageId) once one is assigned. A QoS 1
+ *   packet id is kept in memory only (written at a clean close): losing it in
+ *   a crash costs a redelivery with a new id and DUP set, which QoS 1 allows,
+ *   and saves a write per delivery. A QoS 2 id and a PUBREL are written
+ *   before the packet is sent: the receiver holds state under that id.
+ *   PUBACK/PUBCOMP removals are not waited for (a lost one is a redelivery);
  * - wills and incoming QoS 2 packets → `store.sessions`.
  *
  * Limitation: `$share/<group>/<filter>` subscriptions are stored and returned
@@ -126,7 +131,22 @@ function brokerPart(key: string): string {
 function toPacket(entry: QueueEntry): PacketLike {
   const packet = entry.message as PacketLike;
   if (entry.tag !== undefined) packet.messageId = entry.tag;
+  // Its id was lost in a crash, so it may have been sent before. [MQTT-3.3.1-1]
+  else if (entry.uncertain && packet.cmd === 'publish' && (packet.qos ?? 0) > 0) packet.dup = true;
   return packet;
+}
+
+/** A packet sent and not yet acknowledged, found by its id without reading the store. */
+interface InFlight {
+  readonly entryId: number;
+  /** What `outgoingClearMessageId` resolves with. */
+  readonly packet: PacketLike;
+}
+
+/** A packet an outgoing stream handed out, until `outgoingUpdate` claims it. */
+interface Streamed {
+  readonly brokerId: unknown;
+  readonly entryId: number;
 }
 
 /**
@@ -167,6 +187,15 @@ export class AedesLevelPersistence {
   readonly #store: LevelStore;
   readonly #ownsStore: boolean;
   readonly #index = new SubscriptionIndex();
+  // Per connection (aedes' client object), so they go with the connection.
+  /** messageId → packet sent under it. */
+  readonly #inFlight = new WeakMap<ClientRef, Map<number, InFlight>>();
+  /** brokerCounter → entry of a packet the latest outgoing stream handed out. */
+  readonly #streamed = new WeakMap<ClientRef, Map<number, Streamed>>();
+  /** The latest update still being written. */
+  readonly #updating = new WeakMap<ClientRef, Promise<void>>();
+  /** The client's queue name, built once: a string built per call is hashed again by every lookup. */
+  readonly #queueNames = new WeakMap<ClientRef, { readonly id: string; readonly name: string }>();
   #broker: BrokerRef | undefined;
   #destroyed: Promise<void> | undefined;
 
@@ -268,12 +297,28 @@ export class AedesLevelPersistence {
     return this.#index.match(topic);
   }
 
+  /**
+   * Ends `client`'s session: its subscriptions and everything queued for it.
+   * aedes calls this for a clean start [MQTT-3.1.2-4] and when a session
+   * expires; its own clearing by packet id would leave the packets never
+   * sent, for a later session with the same client id to receive.
+   */
   async cleanSubscriptions(client: ClientRef): Promise<void> {
     this.#check();
     const mine = this.#store.sessions.subscriptionsOf(client.id);
-    if (!mine) return;
-    for (const topic of mine.keys()) this.#index.delete(client.id, topic);
-    await this.#store.sessions.deleteSubscriptions(client.id);
+    if (mine) {
+      for (const topic of mine.keys()) this.#index.delete(client.id, topic);
+      await this.#store.sessions.deleteSubscriptions(client.id);
+    }
+    await this.#store.queues.clear(this.#queueName(client));
+  }
+
+  #queueName(client: ClientRef): string {
+    const known = this.#queueNames.get(client);
+    if (known !== undefined && known.id === client.id) return known.name;
+    const name = mqttQueueName(client.id);
+    this.#queueNames.set(client, { id: client.id, name });
+    return name;
   }
 
   /** Client ids holding a subscription to exactly `topic`. */
@@ -308,19 +353,46 @@ export class AedesLevelPersistence {
    * another broker (or a PUBREL) with the same messageId is replaced by
    * `packet` (PUBLISH → PUBREL). When neither exists the packet was delivered
    * live, never queued: it is appended, so it survives a restart until acked.
+   * A QoS 1 messageId is kept in memory only (see the file comment). Each
+   * client's updates resolve in the order they were made, so packets sent
+   * as they resolve leave in queue order.
    */
   async outgoingUpdate(client: ClientRef, packet: PacketLike): Promise<void> {
     this.#check();
+    const prior = this.#updating.get(client);
+    const work = this.#update(client, packet);
+    if (work === undefined && prior === undefined) return;
+    // A memory-only update waits for an earlier one still being written; its outcome is not this one's.
+    const settled = prior === undefined ? (work as Promise<void>) : prior.then(() => work, () => work);
+    this.#updating.set(client, settled);
+    try {
+      await settled;
+    } finally {
+      if (this.#updating.get(client) === settled) this.#updating.delete(client);
+    }
+  }
+
+  /** Does the update now; returns the write to wait for, or undefined when it was memory only. */
+  #update(client: ClientRef, packet: PacketLike): Promise<void> | undefined {
     const queues = this.#store.queues;
-    const name = mqttQueueName(client.id);
-    const key = brokerKey(packet);
-    const broker = brokerPart(key);
+    const name = this.#queueName(client);
     const messageId = packet.messageId;
+    // The drain's case: the packet this client's stream just handed out, found by number.
+    const streamed = this.#streamed.get(client);
+    const mine = streamed?.get(packet.brokerCounter as number);
+    if (mine !== undefined && mine.brokerId === packet.brokerId) {
+      (streamed as Map<number, Streamed>).delete(packet.brokerCounter as number);
+      // aedes' rule below gives the same entry unless an older one already holds the id.
+      const holder = messageId === undefined ? undefined : queues.firstWithTag(name, messageId);
+      if ((holder === undefined || holder.id === mine.entryId) && queues.has(name, mine.entryId)) return this.#tag(client, name, mine.entryId, packet);
+    }
+    const key = brokerKey(packet);
     // aedes' rule, first entry in queue order wins: same broker → same counter;
     // other broker (or a PUBREL) → same messageId. Both are index lookups.
     const sameMessage = queues.withKey(name, key)[0];
     let sameId: QueueEntryInfo | undefined;
-    if (messageId !== undefined) {
+    if (messageId !== undefined && queues.hasTag(name, messageId)) {
+      const broker = brokerPart(key);
       for (const e of queues.withTag(name, messageId)) {
         if (e.key === undefined || brokerPart(e.key) !== broker) {
           sameId = e;
@@ -330,25 +402,67 @@ export class AedesLevelPersistence {
     }
     const byMessageId = sameId !== undefined && (sameMessage === undefined || sameId.id < sameMessage.id);
     const hit = byMessageId ? sameId : sameMessage;
-    if (hit && !byMessageId) {
-      await queues.setTag(name, hit.id, messageId);
-    } else if (hit) {
-      await queues.replace(name, hit.id, plain(packet), { key, ...(messageId !== undefined && { tag: messageId }) });
-    } else {
-      const stored = packet.cmd === 'publish' || packet.cmd === undefined ? queuedPacket(packet) : plain(packet);
-      await queues.enqueue([name], stored, { key, ...(messageId !== undefined && { tag: messageId }) });
+    if (hit && !byMessageId) return this.#tag(client, name, hit.id, packet);
+    const tag = messageId !== undefined ? { tag: messageId } : {};
+    if (hit) {
+      const stored = plain(packet);
+      this.#sent(client, messageId, hit.id, stored);
+      return queues.replace(name, hit.id, stored, { key, ...tag }).then(() => undefined);
     }
+    const stored = packet.cmd === 'publish' || packet.cmd === undefined ? queuedPacket(packet) : plain(packet);
+    return queues.enqueue([name], stored, { key, ...tag }).then(() => undefined);
   }
 
-  /** Removes the entry whose messageId is `packet.messageId`; resolves with it, or undefined when there was none. */
+  /** Gives entry `id` (present) the messageId of `packet`: in memory for QoS 1, else written. */
+  #tag(client: ClientRef, name: string, id: number, packet: PacketLike): Promise<void> | undefined {
+    const queues = this.#store.queues;
+    const messageId = packet.messageId;
+    this.#sent(client, messageId, id, packet);
+    if (packet.qos === 1 && packet.cmd === 'publish') {
+      queues.setVolatileTag(name, id, messageId);
+      return undefined;
+    }
+    return queues.setTag(name, id, messageId).then(() => undefined);
+  }
+
+  #sent(client: ClientRef, messageId: number | undefined, entryId: number, packet: PacketLike): void {
+    if (messageId === undefined) return;
+    let mine = this.#inFlight.get(client);
+    if (mine === undefined) {
+      mine = new Map();
+      this.#inFlight.set(client, mine);
+    }
+    mine.set(messageId, { entryId, packet });
+  }
+
+  /**
+   * True when a packet of `client`'s session holds `messageId`: queued ones
+   * keep their id across reconnects and restarts, so a new delivery must pick
+   * another [MQTT-2.2.1-3]. Memory only.
+   */
+  outgoingIdInUse(client: ClientRef, messageId: number): boolean {
+    return this.#store.queues.hasTag(this.#queueName(client), messageId);
+  }
+
+  /**
+   * Removes the entry whose messageId is `packet.messageId`; resolves with it,
+   * or undefined when there was none. For a packet this connection sent it
+   * resolves at once, before the removal is on disk (a removal lost in a
+   * crash means the packet is sent again); otherwise it reads the entry back.
+   */
   async outgoingClearMessageId(client: ClientRef, packet: PacketLike): Promise<PacketLike | undefined> {
     this.#check();
     const messageId = packet?.messageId;
     if (typeof messageId !== 'number') return undefined;
     const queues = this.#store.queues;
-    const name = mqttQueueName(client.id);
-    const hit = queues.withTag(name, messageId)[0];
+    const name = this.#queueName(client);
+    const mine = this.#inFlight.get(client);
+    const sent = mine?.get(messageId);
+    if (sent !== undefined) (mine as Map<number, InFlight>).delete(messageId);
+    const hit = queues.firstWithTag(name, messageId);
     if (!hit) return undefined;
+    // What was sent under this id is still the entry holding it: no need to read it back.
+    if (sent !== undefined && sent.entryId === hit.id && queues.discard(name, hit.id)) return sent.packet;
     const entry = await queues.take(name, hit.id);
     return entry && toPacket(entry);
   }
@@ -358,12 +472,25 @@ export class AedesLevelPersistence {
     let cursor: QueueCursor;
     try {
       this.#check();
-      cursor = this.#store.queues.cursor(mqttQueueName(client.id));
+      cursor = this.#store.queues.cursor(this.#queueName(client));
     } catch (err) {
       // A stream is expected, so the error travels on it.
       return pagedReadable(() => Promise.reject(err));
     }
-    return pagedReadable(async () => (await cursor.next())?.map(toPacket));
+    const streamed = new Map<number, Streamed>();
+    this.#streamed.set(client, streamed);
+    return pagedReadable(async () => {
+      const page = await cursor.next();
+      if (page === undefined) return undefined;
+      const packets = new Array<PacketLike>(page.length);
+      for (let i = 0; i < page.length; i++) {
+        const entry = page[i] as QueueEntry;
+        const packet = toPacket(entry);
+        if (typeof packet.brokerCounter === 'number') streamed.set(packet.brokerCounter, { brokerId: packet.brokerId, entryId: entry.id });
+        packets[i] = packet;
+      }
+      return packets;
+    });
   }
 
   // --- incoming QoS 2

@@ -99,6 +99,22 @@ class Writer {
     this.pos += src.length;
   }
   string(s: string): void {
+    // Short ASCII strings (topics, ids, `publish`) are copied here: cheaper than two native calls.
+    if (s.length < 0x80) {
+      this.ensure(1 + s.length);
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[start + i] = c;
+      }
+      if (i === s.length) {
+        this.buf[this.pos] = i;
+        this.pos = start + i;
+        return;
+      }
+    }
     const len = Buffer.byteLength(s, 'utf8');
     this.varint(len);
     this.ensure(len);
@@ -155,10 +171,13 @@ function writeValue(w: Writer, value: unknown, depth: number): void {
         const record = value as Record<string, unknown>;
         // aedes hands over class instances (Packet, QoSPacket with a bound writeCallback):
         // their own data fields are the record; functions are runtime-only and skipped.
-        const keys = Object.keys(record).filter((key) => typeof record[key] !== 'function');
+        const keys = Object.keys(record);
+        let count = 0;
+        for (const key of keys) if (typeof record[key] !== 'function') count++;
         w.byte(T_OBJECT);
-        w.varint(keys.length);
+        w.varint(count);
         for (const key of keys) {
+          if (typeof record[key] === 'function') continue;
           const index = KEY_INDEX.get(key);
           if (index !== undefined) {
             w.varint(index);
@@ -178,11 +197,14 @@ function writeValue(w: Writer, value: unknown, depth: number): void {
 }
 
 /**
- * Encodes `value` (usually a packet-shaped object) to a fresh Buffer.
+ * Encodes `value` (usually a packet-shaped object) to a fresh Buffer, after
+ * `headroom` bytes left for the caller to fill. `sizeHint`: bytes expected
+ * beyond a packet's usual fields (its payload).
  * @throws RoostError INTERNAL for a symbol or bigint, or nesting deeper than 32.
  */
-export function encodeRecord(value: unknown, sizeHint = 0): Buffer {
-  const w = new Writer(sizeHint + 64);
+export function encodeRecord(value: unknown, sizeHint = 0, headroom = 0): Buffer {
+  const w = new Writer(headroom + sizeHint + 192);
+  w.pos = headroom;
   w.byte(CODEC_VERSION);
   writeValue(w, value, 0);
   // A view, not a copy: LevelDB copies the bytes on write anyway.

@@ -59,6 +59,23 @@ export class GroupCommit {
   }
 
   /**
+   * Queues `ops` for the next batch without a promise to wait on: for writes
+   * whose loss in a crash is harmless (an acknowledged entry's delete). A
+   * failed batch is reported to the callers that wait, not here. `pending()`
+   * shows them only over a pending write of the same key: the caller has
+   * already dropped what it deletes from its own index, so nothing asks the
+   * disk for it, and an acknowledgement spares the overlay's insert and delete.
+   */
+  submitDetached(ops: readonly BatchOp[]): void {
+    if (ops.length === 0) return;
+    for (const op of ops) {
+      this.#ops.push(op);
+      if (this.#overlay.has(op.key)) this.#overlay.set(op.key, op);
+    }
+    this.#schedule();
+  }
+
+  /**
    * The not-yet-written operation for `key`: a put (its value), a del
    * (`null`), or `undefined` when nothing is pending and the disk is current.
    */

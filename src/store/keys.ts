@@ -1,8 +1,9 @@
 /**
- * The store's key layout, version 1. Keys are UTF-8 strings; every key starts
+ * The store's key layout, version 2. Keys are UTF-8 strings; every key starts
  * with a one-letter namespace and `!`. See docs/store.md for the full table.
  *
  *   `!version`                     layout version, decimal ASCII
+ *   `!shutdown`                    present only between a clean close and the next open
  *   `r!<topic>`                    retained message (codec record)
  *   `m!<seq>`                      message body shared by queue entries
  *   `q!<name>\0<seq>`              queue entry (codec record: ref / inline body, key, tag, expiry)
@@ -19,10 +20,16 @@
  * U+0000 [MQTT-4.7.3-2], so `<topic>`/`<filter>` are stored as they are.
  */
 
-/** The layout this code writes. A store with a higher number is refused. */
-export const LAYOUT_VERSION = 1;
+/**
+ * The layout this code writes. A store with a higher number is refused.
+ * 2: a queue entry may hold its message record inline (queue-store.ts); a
+ * layout 1 store is valid layout 2 as it is, and is stamped 2 when opened.
+ */
+export const LAYOUT_VERSION = 2;
 
 export const VERSION_KEY = '!version';
+/** Written by a clean close, deleted at open: missing at open means the last run ended without closing the store. */
+export const SHUTDOWN_KEY = '!shutdown';
 export const RETAINED_PREFIX = 'r!';
 export const MESSAGE_PREFIX = 'm!';
 export const QUEUE_PREFIX = 'q!';

@@ -9,7 +9,7 @@ import { RoostError } from '../core/errors.js';
 import type { Durability } from '../config/types.js';
 import { Disk } from './disk.js';
 import type { GroupCommitStats } from './group-commit.js';
-import { LAYOUT_VERSION, VERSION_KEY } from './keys.js';
+import { LAYOUT_VERSION, SHUTDOWN_KEY, VERSION_KEY } from './keys.js';
 import { dataDirError, openError } from './open-errors.js';
 import { QueueStore, type QueueStats } from './queue-store.js';
 import { RetainedStore } from './retained-store.js';
@@ -39,6 +39,8 @@ export class LevelStore {
   readonly catalog: CatalogStore;
   readonly #db: Level<string, Buffer>;
   readonly #disk: Disk;
+  /** Only a store that loaded completely marks a clean shutdown: a failed open must not hide a crash before it. */
+  #loaded = false;
   #closing: Promise<void> | undefined;
 
   private constructor(options: LevelStoreOptions, db: Level<string, Buffer>, seq: { next: number }) {
@@ -77,12 +79,14 @@ export class LevelStore {
     const seq = { next: 1 };
     const store = new LevelStore(options, db, seq);
     try {
-      await store.#checkVersion();
+      const isNew = await store.#checkVersion();
+      const cleanShutdown = isNew || (await store.#takeShutdownMark());
       await store.retained.load();
       await store.sessions.load();
       await store.catalog.load();
-      seq.next = (await store.queues.load()) + 1;
+      seq.next = (await store.queues.load(!cleanShutdown)) + 1;
       await store.#disk.commit.flushed();
+      store.#loaded = true;
     } catch (err) {
       await store.close().catch(() => undefined);
       if (err instanceof RoostError) throw err;
@@ -91,11 +95,12 @@ export class LevelStore {
     return store;
   }
 
-  async #checkVersion(): Promise<void> {
+  /** True when the store is new (and now stamped with this layout). */
+  async #checkVersion(): Promise<boolean> {
     const stored = await this.#db.get(VERSION_KEY);
     if (stored === undefined) {
       await this.#disk.write([{ type: 'put', key: VERSION_KEY, value: Buffer.from(String(LAYOUT_VERSION)) }]);
-      return;
+      return true;
     }
     const version = Number(stored.toString('latin1'));
     if (!Number.isSafeInteger(version) || version < 1) {
@@ -107,6 +112,16 @@ export class LevelStore {
         `data dir ${this.dataDir} was written by a newer roost (store layout v${version}, this build reads up to v${LAYOUT_VERSION}); upgrade roost or choose another --data-dir`,
       );
     }
+    // Older layouts are read as they are; the new number keeps older builds from misreading what this one writes.
+    if (version < LAYOUT_VERSION) await this.#disk.write([{ type: 'put', key: VERSION_KEY, value: Buffer.from(String(LAYOUT_VERSION)) }]);
+    return false;
+  }
+
+  /** True when the last run closed the store; deletes the mark so that the next open can tell again. */
+  async #takeShutdownMark(): Promise<boolean> {
+    if ((await this.#db.get(SHUTDOWN_KEY)) === undefined) return false;
+    await this.#disk.write([{ type: 'del', key: SHUTDOWN_KEY }]);
+    return true;
   }
 
   /** Counters since open: `droppedOverflow`, `expired`, `batches`, `ops`, `largestBatch`. */
@@ -135,7 +150,15 @@ export class LevelStore {
     this.#disk.markClosed();
     // A write may have slipped in between the flush and the mark: let it land too.
     await this.#disk.commit.flushed();
-    await this.#db.close();
+    try {
+      // Past the closed mark, so nothing else joins: the in-memory tags, and the mark that says they are all on disk.
+      if (this.#loaded) {
+        const tags = await this.queues.unsavedTags((keys) => this.#db.getMany(keys));
+        await this.#disk.commit.submit([...tags, { type: 'put', key: SHUTDOWN_KEY, value: Buffer.alloc(0) }]);
+      }
+    } finally {
+      await this.#db.close();
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

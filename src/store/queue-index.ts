@@ -11,6 +11,8 @@ export interface EntryState {
   tag: number | undefined;
   /** Epoch ms; 0 means never. */
   expiresAt: number;
+  /** True when `tag` was set in memory only and the entry on disk still holds an older one. */
+  tagUnsaved: boolean;
 }
 
 /** id, or a Set of ids once two entries share the value: most keys and tags are unique. */
@@ -30,11 +32,17 @@ function removeFrom<K>(map: Map<K, Ids>, k: K, id: number): void {
 }
 
 export class QueueIndex {
+  /** What every key of this queue's entries starts with (keys.ts `queuePrefix`), built once. */
+  readonly keyPrefix: string;
   readonly #entries = new Map<number, EntryState>();
   /** Built on the first lookup, then kept: a queue nobody looks into (an offline session) never pays for it. */
   #byKey: Map<string, Ids> | undefined;
   #byTag: Map<number, Ids> | undefined;
   #lastId = 0;
+
+  constructor(keyPrefix = '') {
+    this.keyPrefix = keyPrefix;
+  }
 
   get size(): number {
     return this.#entries.size;
@@ -99,11 +107,27 @@ export class QueueIndex {
 
   /** Entries with tag `tag`, oldest first. */
   withTag(tag: number): EntryState[] {
+    return this.#collect(this.#tags().get(tag));
+  }
+
+  /** The oldest entry with tag `tag`; allocates nothing when one entry has it. */
+  firstWithTag(tag: number): EntryState | undefined {
+    const ids = this.#tags().get(tag);
+    if (typeof ids === 'number') return this.#entries.get(ids);
+    return this.#collect(ids)[0];
+  }
+
+  /** True when an entry has tag `tag`; allocates nothing. */
+  hasTag(tag: number): boolean {
+    return this.#tags().has(tag);
+  }
+
+  #tags(): Map<number, Ids> {
     if (!this.#byTag) {
       this.#byTag = new Map();
       for (const e of this.#entries.values()) if (e.tag !== undefined) addTo(this.#byTag, e.tag, e.id);
     }
-    return this.#collect(this.#byTag.get(tag));
+    return this.#byTag;
   }
 
   #collect(ids: Ids | undefined): EntryState[] {

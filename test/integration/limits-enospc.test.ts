@@ -17,11 +17,15 @@ afterEach(async () => {
   tb = undefined;
 });
 
-/** From now on every LevelDB batch write fails the way a full disk makes it fail. */
+/** From now on every LevelDB batch write fails the way a full disk makes it fail, array form or chained. */
 function failWrites(): void {
+  const enospc = (): Error => Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
   Level.prototype.batch = function (this: Level<string, Buffer>, ...args: unknown[]) {
-    if (Array.isArray(args[0])) return Promise.reject(Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' }));
-    return (batch as (...a: unknown[]) => unknown).apply(this, args);
+    if (Array.isArray(args[0])) return Promise.reject(enospc());
+    // A chained batch (what the store writes) is built as usual; its write fails.
+    const chained = (batch as (...a: unknown[]) => { write(): Promise<void>; close(): Promise<void> }).apply(this, args);
+    chained.write = () => chained.close().then(() => Promise.reject(enospc()));
+    return chained;
   } as typeof batch;
 }
 

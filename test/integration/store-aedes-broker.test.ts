@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket as RawPublish } from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AedesLevelPersistence } from '../../src/store/aedes-persistence.js';
 import { LevelStore } from '../../src/store/level-store.js';
+import { RawMqtt } from '../helpers/raw-mqtt.js';
 
 let root: string;
 beforeEach(async () => {
@@ -19,6 +21,7 @@ afterEach(async () => {
 interface RunningBroker {
   readonly port: number;
   readonly store: LevelStore;
+  readonly engine: Aedes;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ async function startBroker(dataDir: string): Promise<RunningBroker> {
   return {
     port: (server.address() as AddressInfo).port,
     store,
+    engine,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => engine.close(() => resolve()));
@@ -91,6 +95,50 @@ describe('aedes on the LevelDB persistence', () => {
       // acked, so nothing left queued for sub-1
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(broker.store.queues.length('mqtt:sub-1')).toBe(0);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe('packet identifiers of a resumed session', () => {
+  it('never gives a new delivery an id that a stored, unacknowledged packet holds [MQTT-2.2.1-3]', async () => {
+    const dir = join(root, 'data');
+    const session = { id: 'meter-9' };
+    const packet = (n: number, qos: 1 | 2) => ({
+      cmd: 'publish',
+      topic: `meters/${n}`,
+      payload: Buffer.from(`m${n}`),
+      qos,
+      retain: false,
+      dup: false,
+      brokerId: 'earlier-run',
+      brokerCounter: n,
+    });
+    {
+      // As a crash leaves it: m1 (QoS 1) queued without an id, m2 (QoS 2) sent as id 7 and never acknowledged.
+      const store = await LevelStore.open({ dataDir: dir, durability: 'os', maxQueuedMessages: 100 });
+      const persistence = new AedesLevelPersistence(store);
+      await persistence.addSubscriptions(session, [{ topic: 'meters/#', qos: 2 }]);
+      await persistence.outgoingEnqueue({ clientId: session.id }, packet(1, 1));
+      await persistence.outgoingEnqueue({ clientId: session.id }, packet(2, 2));
+      await persistence.outgoingUpdate(session, { ...packet(2, 2), messageId: 7 });
+      await store.close();
+    }
+    const broker = await startBroker(dir);
+    try {
+      // The counter starts at random; pin it to the stored id, which m1 would otherwise be given.
+      broker.engine.on('client', (c) => {
+        (c as unknown as { _nextId: number })._nextId = 7;
+      });
+      const sub = await RawMqtt.connected(broker.port, 4, { clientId: session.id, clean: false });
+      const first = (await sub.next('publish')) as RawPublish;
+      const second = (await sub.next('publish')) as RawPublish;
+      expect([first.payload.toString(), second.payload.toString()]).toEqual(['m1', 'm2']);
+      expect(second.messageId).toBe(7);
+      expect(second.dup).toBe(true);
+      expect(first.messageId).not.toBe(7);
+      sub.destroy();
     } finally {
       await broker.close();
     }

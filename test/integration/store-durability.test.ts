@@ -58,7 +58,7 @@ describe('group commit durability', () => {
     await Promise.all([first, ...rest]);
     expect(order[0]).toBe('first');
     expect(store.stats.batches - before).toBe(2);
-    expect(store.stats.largestBatch).toBe(50 * 2); // each enqueue: one message record + one entry
+    expect(store.stats.largestBatch).toBe(50); // each enqueue: one entry, its small record inline
     // after resolution the data is read from LevelDB, not from the pending overlay
     expect(await store.queues.read('q')).toHaveLength(51);
   });

@@ -77,7 +77,7 @@ describe('LevelStore lifecycle', () => {
     const dir = join(root, 'data');
     await (await LevelStore.open(opts(dir))).close();
     const raw = new Level<string, string>(dir);
-    expect(await raw.get('!version')).toBe('1');
+    expect(await raw.get('!version')).toBe('2');
     await raw.close();
   });
 

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/core/errors.js';
 import { AedesLevelPersistence, type PacketLike } from '../../src/store/aedes-persistence.js';
@@ -105,6 +106,35 @@ describe('durable queue', () => {
       [msg(1), 'k1', 7],
     ]);
     expect(store.queues.find('q', (e) => e.tag === 7)?.key).toBe('k1');
+  });
+
+  it('keeps a small message for one queue inside its entry, others in a shared record, and in-memory tags across a clean close', async () => {
+    const dir = join(root, 'd');
+    const big = { topic: 'q/t', payload: Buffer.alloc(5_000, 7), qos: 1 };
+    const expiry = Date.now() + 3_600_000;
+    {
+      await using store = await LevelStore.open({ dataDir: dir, durability: 'os', maxQueuedMessages: 100 });
+      const [small] = await store.queues.enqueue(['a'], msg(0, { messageExpiry: expiry }), { key: 'k0' });
+      const [large] = await store.queues.enqueue(['a'], big, { key: 'k1' });
+      await store.queues.enqueue(['a', 'b'], msg(2));
+      expect(store.queues.setVolatileTag('a', small as number, 11)).toBe(true);
+      expect(store.queues.setVolatileTag('a', large as number, 12)).toBe(true);
+      expect(store.queues.hasTag('a', 11)).toBe(true);
+    }
+    const raw = new Level<string, Buffer>(dir, { valueEncoding: 'buffer' });
+    // the large message and the fanned-out one; the small one lives in its entry
+    expect(await raw.keys({ gte: 'm!', lt: 'm"' }).all()).toHaveLength(2);
+    await raw.close();
+    await using store = await LevelStore.open({ dataDir: dir, durability: 'os', maxQueuedMessages: 100 });
+    const entries = await store.queues.read('a');
+    expect(entries.map((e) => [e.key, e.tag, e.expiresAt, e.uncertain])).toEqual([
+      ['k0', 11, expiry, false],
+      ['k1', 12, 0, false],
+      [undefined, undefined, 0, false],
+    ]);
+    expect(entries[0]?.message).toEqual(msg(0, { messageExpiry: expiry }));
+    expect(entries[1]?.message).toEqual(big);
+    expect(texts(await store.queues.read('b'))).toEqual(['m2']);
   });
 
   it('upserts a live in-flight packet that was never queued, and acks it by messageId', async () => {

@@ -81,4 +81,23 @@ describe('group commit', () => {
     await f;
     expect(flushed).toBe(true);
   });
+
+  it('writes detached operations with the next batch, shows them until then, and settles nobody for them', async () => {
+    const { batches, write } = manualWriter();
+    const gc = new GroupCommit(write);
+    const waited = gc.submit([put('a')]);
+    await tick();
+    gc.submitDetached([{ type: 'del', key: 'a' }, { type: 'del', key: 'gone' }]);
+    expect(gc.pending('a')).toBeNull(); // over the pending put
+    expect(gc.pending('gone')).toBeUndefined(); // nothing pending to hide
+    batches[0]?.done();
+    await waited;
+    await tick();
+    expect(batches[1]?.ops).toEqual([{ type: 'del', key: 'a' }, { type: 'del', key: 'gone' }]);
+    expect(gc.idle).toBe(false);
+    batches[1]?.fail(new Error('disk full')); // nobody waits for it: nothing to reject
+    await gc.flushed();
+    expect(gc.pending('a')).toBeUndefined();
+    expect(gc.idle).toBe(true);
+  });
 });

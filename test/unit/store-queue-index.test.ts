@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QueueIndex, type EntryState } from '../../src/store/queue-index.js';
 
-const entry = (id: number, key?: string, tag?: number): EntryState => ({ id, ref: id, key, tag, expiresAt: 0 });
+const entry = (id: number, key?: string, tag?: number): EntryState => ({ id, ref: id, key, tag, expiresAt: 0, tagUnsaved: false });
 
 describe('queue index', () => {
   it('keeps append order and finds entries by key and tag, oldest first', () => {
@@ -22,5 +22,11 @@ describe('queue index', () => {
     expect(q.first()?.id).toBe(1);
     expect(q.size).toBe(2);
     expect(q.withTag(99)).toEqual([]);
+    expect(q.firstWithTag(7)?.id).toBe(1);
+    expect(q.firstWithTag(99)).toBeUndefined();
+    expect([q.hasTag(7), q.hasTag(99)]).toEqual([true, false]);
+    q.setTag(b, 8);
+    expect(q.firstWithTag(8)?.id).toBe(2);
+    expect(q.withTag(7).map((e) => e.id)).toEqual([1]);
   });
 });
