@@ -16,6 +16,7 @@ export function stompAuthenticate(authorizer: Authorizer): StompAuthenticate {
       clientId: clientId ?? '',
       protocol: 'stomp',
       ...(peer.certificateCn === undefined ? {} : { certificateCn: peer.certificateCn }),
+      ...(peer.remoteAddress === undefined ? {} : { remoteAddress: peer.remoteAddress }),
     });
     if (result.ok) return accessOf(authorizer, result.user);
     // The ERROR's body says why, so a client knows to come back later rather than fix its passcode.

@@ -148,8 +148,8 @@ export class StompListener {
     };
     const server =
       init.tls === undefined
-        ? createServer({ noDelay: true }, (socket) => track(socket, {}))
-        : init.tls.createTlsServer((socket) => track(socket, peerOf(socket)));
+        ? createServer({ noDelay: true }, (socket) => track(socket, stompPeerOf(socket)))
+        : init.tls.createTlsServer((socket) => track(socket, stompPeerOf(socket)));
     const address = await listen(server, init.host, init.port, init.tls === undefined ? 'STOMP' : 'STOMP over TLS');
     return new StompListener(server, connections, address.port);
   }
@@ -250,9 +250,14 @@ export function resolveStompListenerOptions(partial: Partial<StompListenerOption
   return options;
 }
 
-function peerOf(socket: Duplex): StompPeer {
+/** Who is at the other end of `socket` (a TCP or TLS socket), as the auth layer needs it. */
+export function stompPeerOf(socket: Duplex): StompPeer {
+  const { remoteAddress } = socket as { remoteAddress?: string };
   const certificateCn = clientCertificateCn(socket);
-  return certificateCn === undefined ? {} : { certificateCn };
+  return {
+    ...(certificateCn === undefined ? {} : { certificateCn }),
+    ...(remoteAddress === undefined ? {} : { remoteAddress }),
+  };
 }
 
 /**

@@ -72,6 +72,8 @@ export interface StompAccess {
 export interface StompPeer {
   /** CN of a verified TLS client certificate. */
   readonly certificateCn?: string;
+  /** The client's IP address, for the per-address login back-off. */
+  readonly remoteAddress?: string;
 }
 
 /**

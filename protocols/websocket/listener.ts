@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ConnectionGate } from '../../src/core/connection-gate.js';
 import { listen } from '../shared/listen.js';
-import { clientCertificateCn, UNDERLYING_SOCKET, type TlsContext } from '../shared/tls.js';
-import { acceptStompConnection, type StompAcceptInit, type StompConnection } from '../stomp/listener.js';
+import { UNDERLYING_SOCKET, type TlsContext } from '../shared/tls.js';
+import { acceptStompConnection, stompPeerOf, type StompAcceptInit, type StompConnection } from '../stomp/listener.js';
 import { chooseSubprotocol, decideUpgrade, refuseUpgrade, type UpgradePaths, type WebSocketEndpoint } from './upgrade.js';
 import { WebSocketDuplex, WS_CLOSE } from './ws-duplex.js';
 
@@ -183,11 +183,7 @@ export class HttpListener {
       return { endpoint, ws, stream };
     }
     // decideUpgrade only routes to an endpoint whose protocol is present.
-    const certificateCn = clientCertificateCn(req.socket);
-    const connection = acceptStompConnection(stream, {
-      ...(stomp as Omit<StompAcceptInit, 'peer'>),
-      peer: certificateCn === undefined ? {} : { certificateCn },
-    });
+    const connection = acceptStompConnection(stream, { ...(stomp as Omit<StompAcceptInit, 'peer'>), peer: stompPeerOf(req.socket) });
     return { endpoint, ws, stream, stomp: connection };
   }
 

@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client as StompClient } from '@stomp/stompjs';
 import mqtt from 'mqtt';
+import WebSocket from 'ws';
 import type { IConnackPacket } from 'mqtt-packet';
 import { hashPassword } from '../../src/auth/index.js';
 import { header } from '../../protocols/stomp/codec.js';
@@ -31,6 +33,7 @@ describe('login limits', () => {
     await writeFile(
       usersFile,
       `users:\n  alice:\n    password: ${await hashPassword('wonderland')}\n  bob:\n    password: ${await hashPassword('builder')}\n` +
+        `  carol:\n    password: ${await hashPassword('singer')}\n` +
         `  slow:\n    password: ${await hashPassword('slowpoke', SLOW)}\n`,
     );
     t = await startBroker({
@@ -88,6 +91,33 @@ describe('login limits', () => {
     await alice.publishAsync('plant/line-1', 'running', { qos: 1 });
     expect((await arriving)[0]?.payload.toString()).toBe('running');
     await end(alice);
+  });
+
+  it('backs off a STOMP login that failed repeatedly from one address, over TCP and WebSocket alike', async () => {
+    const login = async (passcode: string): Promise<string | undefined> => {
+      const stomp = await RawStomp.open(stompPort(t));
+      stomp.send('CONNECT', { 'accept-version': '1.2', host: 'roost', login: 'carol', passcode });
+      const error = await stomp.next('ERROR', 15_000);
+      await stomp.closed();
+      return error.body.toString();
+    };
+    for (let attempt = 0; attempt < 3; attempt++) expect(await login(`guess-${attempt}`)).not.toMatch(/too many failed logins/);
+    // The right passcode is now refused without a check, and the ERROR says why.
+    expect(await login('singer')).toMatch(/too many failed logins/);
+    const overWs = new StompClient({
+      webSocketFactory: () => new WebSocket(`ws://127.0.0.1:${t.httpPort}/stomp`, ['v12.stomp']),
+      connectHeaders: { login: 'carol', passcode: 'singer' },
+      reconnectDelay: 0,
+    });
+    const refused = new Promise<string>((resolve) => {
+      overWs.onStompError = (frame) => resolve(frame.body);
+    });
+    overWs.activate();
+    expect(await refused).toMatch(/too many failed logins/);
+    await overWs.deactivate();
+    // Another login from the same address still gets in.
+    const alice = await RawStomp.connected(stompPort(t), { login: 'alice', passcode: 'wonderland' });
+    await alice.close();
   });
 
   it('refuses logins past the password-check queue as server busy, and lets a good client in once it drains', async () => {
