@@ -140,7 +140,10 @@ describe("the verified certificate's CN reaches the auth hooks", () => {
     wss.ws.send('CONNECT\naccept-version:1.2\nhost:roost\n\n\0');
     await wss.waitFor(1);
     await wss.close();
-    expect(peers).toEqual([{ certificateCn: 'device-42' }, { certificateCn: 'device-42' }]);
+    expect(peers).toEqual([
+      { certificateCn: 'device-42', remoteAddress: '127.0.0.1' },
+      { certificateCn: 'device-42', remoteAddress: '127.0.0.1' },
+    ]);
   });
 
   it('is undefined without a verified client certificate', () => {
