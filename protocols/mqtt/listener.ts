@@ -14,12 +14,13 @@ const REFUSED_CONNECT_TIMEOUT_MS = 5_000;
  */
 export class MqttListener {
   readonly #server: Server;
-  readonly #sockets: Set<Socket>;
+  /** Every open socket, with the ConnectionGate slot it gives back when it closes. */
+  readonly #sockets: Map<Socket, (() => void) | undefined>;
   #closed: Promise<void> | undefined;
   /** The bound port. */
   readonly port: number;
 
-  private constructor(server: Server, sockets: Set<Socket>, port: number) {
+  private constructor(server: Server, sockets: Map<Socket, (() => void) | undefined>, port: number) {
     this.#server = server;
     this.#sockets = sockets;
     this.port = port;
@@ -32,14 +33,22 @@ export class MqttListener {
    * @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED
    */
   static async listen(engine: Aedes, host: string, port: number, tls?: TlsContext, gate?: ConnectionGate): Promise<MqttListener> {
-    const sockets = new Set<Socket>();
+    const sockets = new Map<Socket, (() => void) | undefined>();
+    // One shared 'close' listener ('close' fires once per socket): an idle
+    // connection carries no closure or once() wrapper of its own here, and its
+    // socket's listener list stays short.
+    function forget(this: Socket): void {
+      const release = sockets.get(this);
+      sockets.delete(this);
+      release?.();
+    }
     const accept = (socket: Socket): void => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
+      sockets.set(socket, undefined);
+      socket.on('close', forget);
       if (gate !== undefined) {
         const admission = gate.admit(socket.remoteAddress ?? '');
         if (admission.ok) {
-          socket.once('close', admission.release);
+          sockets.set(socket, admission.release);
         } else {
           // Refused with a CONNACK (the engine's authenticate hook), so the client learns why.
           refuseAtConnect(socket, admission.reason);
@@ -66,7 +75,7 @@ export class MqttListener {
   /** Stops accepting and destroys every socket still open; resolves when the server is closed. */
   async close(): Promise<void> {
     const closed = this.stopAccepting();
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of this.#sockets.keys()) socket.destroy();
     await closed;
   }
 }
