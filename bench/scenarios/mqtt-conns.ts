@@ -95,13 +95,16 @@ async function measureConns(target: Target, options: BenchOptions): Promise<Meas
       bytesPerConnection: perConnection(loadedRss, idleRss),
       connectsPerSec: Math.round(clients.length / connectSec),
     };
+    const notes: Record<string, string | number> = { requested: wanted };
     if (settledIdleRss !== undefined) {
       const settledLoadedRss = await lowestRss(pid, loadedRss, settleMs);
       figures['settledIdleRssBytes'] = settledIdleRss;
       figures['settledLoadedRssBytes'] = settledLoadedRss;
-      figures['settledBytesPerConnection'] = perConnection(settledLoadedRss, settledIdleRss);
+      // A settled idle reading against a loaded one that never came down would charge
+      // the connections with the young generation V8 had not yet given back.
+      if (settledLoadedRss < loadedRss) figures['settledBytesPerConnection'] = perConnection(settledLoadedRss, settledIdleRss);
+      else notes['settledBytesPerConnection'] = `left out: RSS with the connections did not come down within ${settleMs} ms; give a longer --rss-settle-ms`;
     }
-    const notes: Record<string, string | number> = { requested: wanted };
     if (ownLimit !== undefined) notes['harnessOpenFilesSoftLimit'] = ownLimit.soft;
     if (brokerLimit !== undefined) notes['brokerOpenFilesSoftLimit'] = brokerLimit.soft;
     if (reachable < wanted) notes['limitedBy'] = `harness open-files limit ${ownLimit?.soft}`;
