@@ -66,10 +66,12 @@ describe('STOMP over WebSocket', () => {
   });
 
   it('keeps a connection with heart-beats both ways alive', async () => {
-    const client = await stompClient(100);
+    // 250 ms beats: short enough that silence would close the connection within the wait,
+    // long enough that a busy test machine does not miss one (the tolerance is twice the interval).
+    const client = await stompClient(250);
     const got = inbox(client, '/topic/beat');
-    // Many times the 100 ms intervals: without beats either side would have closed it.
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Many times the interval: without beats either side would have closed it.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(client.connected).toBe(true);
     client.publish({ destination: '/topic/beat', body: 'still here' });
     await until(() => got.length === 1, 'a message after the beats');
