@@ -16,6 +16,8 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import { createWebSocketStream, WebSocket } from 'ws';
+import { BatchPool } from './batch-pool.js';
+import { endWith } from './socket-end.js';
 
 /** Payload layout every bench publisher writes: who sent it, in what order, and when. */
 export const PAYLOAD_PUBLISHER_OFFSET = 0; // u32 BE
@@ -169,16 +171,7 @@ export class RawMqttClient {
   /** Sends DISCONNECT and ends the socket; resolves when it has closed (or after 1 s). */
   async disconnect(): Promise<void> {
     if (this.#closed) return;
-    const closed = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 1_000);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    this.socket.end(generate({ cmd: 'disconnect' }));
-    await closed;
-    this.socket.destroy();
+    await endWith(this.socket, generate({ cmd: 'disconnect' }), 1_000);
   }
 
   /** Closes the socket at once, without DISCONNECT. */
@@ -324,11 +317,8 @@ export class Publisher {
   acked = 0;
   readonly #client: RawMqttClient;
   readonly #qos: 0 | 1;
-  readonly #template: Buffer;
-  readonly #packetBytes: number;
+  readonly #batches: BatchPool;
   readonly #payloadOffset: number;
-  readonly #batchSize: number;
-  readonly #free: Buffer[] = [];
 
   /** @throws RangeError when the payload is too small for the sequence fields. */
   constructor(client: RawMqttClient, options: PublisherOptions) {
@@ -337,10 +327,9 @@ export class Publisher {
     }
     this.#client = client;
     this.#qos = options.qos;
-    this.#batchSize = options.batchSize;
     const payload = Buffer.alloc(options.payloadBytes, 0x2e);
     payload.writeUInt32BE(options.publisherIndex, PAYLOAD_PUBLISHER_OFFSET);
-    this.#template = generate({
+    const template = generate({
       cmd: 'publish',
       topic: options.topic,
       payload,
@@ -349,8 +338,8 @@ export class Publisher {
       dup: false,
       ...(options.qos > 0 ? { messageId: 1 } : {}),
     });
-    this.#packetBytes = this.#template.length;
-    this.#payloadOffset = this.#packetBytes - options.payloadBytes;
+    this.#batches = new BatchPool(template, options.batchSize);
+    this.#payloadOffset = template.length - options.payloadBytes;
     client.onPuback = () => {
       this.acked++;
     };
@@ -367,11 +356,12 @@ export class Publisher {
    * @returns the socket's `write()` result: false means wait for 'drain'.
    */
   send(count: number): boolean {
-    const n = Math.min(count, this.#batchSize);
+    const batches = this.#batches;
+    const n = Math.min(count, batches.batchSize);
     if (n <= 0) return true;
-    const batch = this.#free.pop() ?? this.#newBatch();
+    const batch = batches.take();
     const sentAtMs = performance.now();
-    const size = this.#packetBytes;
+    const size = batches.unitBytes;
     const payloadOffset = this.#payloadOffset;
     for (let i = 0; i < n; i++) {
       const seq = this.sent++;
@@ -381,22 +371,9 @@ export class Publisher {
       batch.writeDoubleBE(sentAtMs, at + payloadOffset + PAYLOAD_SENT_AT_OFFSET);
     }
     if (this.#client.closed) return false;
-    const release = (batch as BatchBuffer).release;
-    return this.#client.socket.write(n === this.#batchSize ? batch : batch.subarray(0, n * size), release);
-  }
-
-  #newBatch(): Buffer {
-    const batch = Buffer.allocUnsafe(this.#packetBytes * this.#batchSize) as BatchBuffer;
-    for (let i = 0; i < this.#batchSize; i++) this.#template.copy(batch, i * this.#packetBytes);
-    batch.release = () => {
-      this.#free.push(batch);
-    };
-    return batch;
+    return this.#client.socket.write(batches.slice(batch, n), batch.release);
   }
 }
-
-/** A batch buffer carries its own release callback, made once, so a send allocates no closure. */
-type BatchBuffer = Buffer & { release: () => void };
 
 /** Sequence number of the bench payload starting at `payloadStart`. */
 export function readSeq(data: Buffer, payloadStart: number): number {

@@ -13,6 +13,7 @@
 
 import net from 'node:net';
 import { PAYLOAD_MIN_BYTES, PAYLOAD_PUBLISHER_OFFSET, PAYLOAD_SENT_AT_OFFSET, PAYLOAD_SEQ_OFFSET } from './mqtt-raw.js';
+import { BatchPool } from './batch-pool.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -535,12 +536,9 @@ export class Sender {
   /** RECEIPTs whose id was not the next one expected. */
   receiptsOutOfOrder = 0;
   readonly #client: RawStompClient;
-  readonly #template: Buffer;
-  readonly #frameBytes: number;
+  readonly #batches: BatchPool;
   readonly #receiptOffset: number;
   readonly #bodyOffset: number;
-  readonly #batchSize: number;
-  readonly #free: Buffer[] = [];
 
   /** @throws RangeError when the body is too small for the sequence fields. */
   constructor(client: RawStompClient, options: SenderOptions) {
@@ -548,11 +546,10 @@ export class Sender {
       throw new RangeError(`bodyBytes must be at least ${PAYLOAD_MIN_BYTES}, got ${options.bodyBytes}`);
     }
     this.#client = client;
-    this.#batchSize = options.batchSize;
     const body = Buffer.alloc(options.bodyBytes, 0x2e);
     body.writeUInt32BE(options.senderIndex, PAYLOAD_PUBLISHER_OFFSET);
     const placeholder = '0'.repeat(RECEIPT_DIGITS);
-    this.#template = buildFrame(
+    const template = buildFrame(
       'SEND',
       [
         ['destination', options.destination],
@@ -562,9 +559,9 @@ export class Sender {
       ],
       body,
     );
-    this.#frameBytes = this.#template.length;
-    this.#bodyOffset = this.#frameBytes - 1 - options.bodyBytes;
-    this.#receiptOffset = this.#template.indexOf(`receipt:${placeholder}\n`) + 'receipt:'.length;
+    this.#batches = new BatchPool(template, options.batchSize);
+    this.#bodyOffset = template.length - 1 - options.bodyBytes;
+    this.#receiptOffset = template.indexOf(`receipt:${placeholder}\n`) + 'receipt:'.length;
     client.onReceipt = (frame) => {
       const index = frame.indexOf(RECEIPT_ID);
       const id = digitsAt(frame.data, frame.valueStart(index), frame.valueEnd(index));
@@ -583,11 +580,12 @@ export class Sender {
    * @returns the socket's `write()` result: false means wait for 'drain'.
    */
   send(count: number): boolean {
-    const n = Math.min(count, this.#batchSize);
+    const batches = this.#batches;
+    const n = Math.min(count, batches.batchSize);
     if (n <= 0) return true;
-    const batch = this.#free.pop() ?? this.#newBatch();
+    const batch = batches.take();
     const sentAtMs = performance.now();
-    const size = this.#frameBytes;
+    const size = batches.unitBytes;
     for (let i = 0; i < n; i++) {
       const seq = this.sent++;
       const at = i * size;
@@ -596,21 +594,9 @@ export class Sender {
       batch.writeDoubleBE(sentAtMs, at + this.#bodyOffset + PAYLOAD_SENT_AT_OFFSET);
     }
     if (this.#client.closed) return false;
-    const release = (batch as BatchBuffer).release;
-    return this.#client.socket.write(n === this.#batchSize ? batch : batch.subarray(0, n * size), release);
-  }
-
-  #newBatch(): Buffer {
-    const batch = Buffer.allocUnsafe(this.#frameBytes * this.#batchSize) as BatchBuffer;
-    for (let i = 0; i < this.#batchSize; i++) this.#template.copy(batch, i * this.#frameBytes);
-    batch.release = () => {
-      this.#free.push(batch);
-    };
-    return batch;
+    return this.#client.socket.write(batches.slice(batch, n), batch.release);
   }
 }
-
-type BatchBuffer = Buffer & { release: () => void };
 
 function writeDigits(target: Buffer, at: number, width: number, value: number): void {
   let rest = value;

@@ -22,6 +22,7 @@ import type { BenchOptions, BenchResult, Scenario } from '../scenario.js';
 import { lossPct } from '../stats.js';
 import { sleep, type RunningTarget, type Target } from '../targets/launch.js';
 import { cpuNotes, forEachTarget, numberFlag, type Measurement } from './each-target.js';
+import { endWith } from '../socket-end.js';
 
 const NAME = 'mqtt-persist';
 const PAYLOAD_BYTES = 64;
@@ -241,16 +242,7 @@ class SessionSubscriber {
   /** Sends DISCONNECT and resolves once the broker has closed the connection (or after 2 s). */
   async disconnect(): Promise<void> {
     if (this.#closed) return;
-    const closed = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2_000);
-      this.socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    this.socket.end(generate({ cmd: 'disconnect' }));
-    await closed;
-    this.socket.destroy();
+    await endWith(this.socket, generate({ cmd: 'disconnect' }), 2_000);
   }
 
   destroy(): void {
