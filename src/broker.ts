@@ -7,7 +7,7 @@ import { ConnectionGate } from './core/connection-gate.js';
 import { StoreWatermark, type StoreProbes } from './core/store-limit.js';
 import { Router, type RouterOptions } from './core/router.js';
 import { DEFAULT_TOPIC_LIMITS } from './core/topic.js';
-import { Queues, type QueueCatalog } from './core/queues.js';
+import { Queues } from './core/queues.js';
 import type { QueueSettings } from './core/queue.js';
 import { AedesLevelPersistence, LevelStore } from './store/index.js';
 import { createMqttEngine, closeMqttEngine } from '../protocols/mqtt/engine.js';
@@ -119,7 +119,7 @@ export class Broker {
       const authenticate = stompAuthenticate(authorizer);
 
       const router = new Router(routerOptions(limits.slowConsumer, log));
-      const queues = new Queues({ backend: store.queues, catalog: catalogOf(store), router, defaults: config.queueDefaults });
+      const queues = new Queues({ backend: store.queues, catalog: store.catalog, router, defaults: config.queueDefaults });
       await queues.start();
       await declareQueues(queues, config.queues);
 
@@ -328,18 +328,6 @@ async function declareQueues(queues: Queues, declared: RoostConfig['queues']): P
 }
 
 /** The store's catalog, typed as the queue registry reads it. */
-function catalogOf(store: LevelStore): QueueCatalog {
-  const catalog = store.catalog;
-  return {
-    queues: () => catalog.queues() as ReadonlyMap<string, Partial<QueueSettings>>,
-    putQueue: (name, settings) => catalog.putQueue(name, { ...settings }),
-    deleteQueue: (name) => catalog.deleteQueue(name),
-    bindings: () => catalog.bindings(),
-    putBinding: (queue, filter) => catalog.putBinding(queue, filter),
-    deleteBinding: (queue, filter) => catalog.deleteBinding(queue, filter),
-  };
-}
-
 /** Runs every step in order; throws one AggregateError naming every failure. */
 async function runAll(steps: Step[]): Promise<void> {
   const errors: unknown[] = [];

@@ -50,9 +50,12 @@ export interface QueueBackend {
 }
 
 /** Durable queue definitions and bindings; the store's catalog provides it. */
+/** A queue's settings as the catalog keeps them: a plain record, read back field by field. */
+export type StoredQueueSettings = Readonly<Record<string, unknown>>;
+
 export interface QueueCatalog {
-  queues(): ReadonlyMap<string, Partial<QueueSettings>>;
-  putQueue(name: string, settings: Partial<QueueSettings>): Promise<void>;
+  queues(): ReadonlyMap<string, StoredQueueSettings>;
+  putQueue(name: string, settings: StoredQueueSettings): Promise<void>;
   deleteQueue(name: string): Promise<void>;
   bindings(): ReadonlyArray<readonly [queue: string, filter: string]>;
   putBinding(queue: string, filter: string): Promise<void>;
@@ -536,7 +539,7 @@ export class Queues implements QueueRegistry {
     for (const name of this.#backend.names()) {
       if (name.startsWith(TEMP_PREFIX)) await this.#backend.clear(name);
     }
-    for (const [name, settings] of this.#catalog.queues()) await this.open(name, settings);
+    for (const [name, stored] of this.#catalog.queues()) await this.open(name, settingsOf(stored));
     for (const [queue, filter] of this.#catalog.bindings()) await this.bind(queue, filter);
   }
 
@@ -559,7 +562,7 @@ export class Queues implements QueueRegistry {
     };
     const queue = new Queue(name, resolved, this, this.#backend, this.#now);
     this.#queues.set(name, queue);
-    if (resolved.durable && !this.#catalog.queues().has(name)) await this.#catalog.putQueue(name, settings);
+    if (resolved.durable && !this.#catalog.queues().has(name)) await this.#catalog.putQueue(name, { ...settings });
     return queue;
   }
 
@@ -609,4 +612,21 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
+}
+
+/**
+ * The settings in a catalog record: each field kept only when it has the
+ * right type, so a record from another version falls back to the defaults
+ * field by field instead of carrying a wrong value into a queue.
+ */
+function settingsOf(stored: StoredQueueSettings): Partial<QueueSettings> {
+  const { maxLength, overflow, ttlMs, maxDeliveries, deadLetter, durable } = stored;
+  return {
+    ...(typeof maxLength === 'number' && { maxLength }),
+    ...((overflow === 'drop-oldest' || overflow === 'reject') && { overflow }),
+    ...(typeof ttlMs === 'number' && { ttlMs }),
+    ...(typeof maxDeliveries === 'number' && { maxDeliveries }),
+    ...((typeof deadLetter === 'string' || deadLetter === null) && { deadLetter }),
+    ...(typeof durable === 'boolean' && { durable }),
+  };
 }

@@ -147,6 +147,24 @@ describe('durable queues', () => {
     expect(d?.message.properties?.contentType).toBe('application/x-raw');
   });
 
+  it('restores a durable queue with the settings it was declared with; a stored field of the wrong type falls back to the default', async () => {
+    await t.broker.queues.open('orders', { maxLength: 5, overflow: 'reject', ttlMs: 60_000 });
+    // A record as another version might have left it: a known field with a value of the wrong type.
+    await t.broker.store.catalog.putQueue('legacy', { maxLength: 'many', overflow: 'reject' });
+    await t.stop();
+
+    const t2 = await startBroker({ dataDir: t.dataDir });
+    try {
+      expect(t2.broker.queues.opened('orders')?.settings).toMatchObject({ maxLength: 5, overflow: 'reject', ttlMs: 60_000, durable: true });
+      const legacy = t2.broker.queues.opened('legacy')?.settings;
+      expect(legacy?.overflow).toBe('reject');
+      const fresh = await t2.broker.queues.open('fresh', { durable: false });
+      expect(legacy?.maxLength).toBe(fresh.settings.maxLength);
+    } finally {
+      await t2.stop();
+    }
+  });
+
   it('keeps durable queues, their messages and persistent bindings across a restart; forgets temp queues', async () => {
     await t.broker.queues.bind('kept', 'keep/#', { persistent: true });
     const temp = await t.broker.queues.open('scratch', { durable: false });
