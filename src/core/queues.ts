@@ -49,10 +49,10 @@ export interface QueueBackend {
   names(): string[];
 }
 
-/** Durable queue definitions and bindings; the store's catalog provides it. */
 /** A queue's settings as the catalog keeps them: a plain record, read back field by field. */
 export type StoredQueueSettings = Readonly<Record<string, unknown>>;
 
+/** Durable queue definitions and bindings; the store's catalog provides it. */
 export interface QueueCatalog {
   queues(): ReadonlyMap<string, StoredQueueSettings>;
   putQueue(name: string, settings: StoredQueueSettings): Promise<void>;

@@ -99,7 +99,7 @@ export class LevelStore {
   async #checkVersion(): Promise<boolean> {
     const stored = await this.#db.get(VERSION_KEY);
     if (stored === undefined) {
-      await this.#disk.write([{ type: 'put', key: VERSION_KEY, value: Buffer.from(String(LAYOUT_VERSION)) }]);
+      await this.#stampVersion();
       return true;
     }
     const version = Number(stored.toString('latin1'));
@@ -113,8 +113,12 @@ export class LevelStore {
       );
     }
     // Older layouts are read as they are; the new number keeps older builds from misreading what this one writes.
-    if (version < LAYOUT_VERSION) await this.#disk.write([{ type: 'put', key: VERSION_KEY, value: Buffer.from(String(LAYOUT_VERSION)) }]);
+    if (version < LAYOUT_VERSION) await this.#stampVersion();
     return false;
+  }
+
+  #stampVersion(): Promise<void> {
+    return this.#disk.write([{ type: 'put', key: VERSION_KEY, value: Buffer.from(String(LAYOUT_VERSION)) }]);
   }
 
   /** True when the last run closed the store; deletes the mark so that the next open can tell again. */

@@ -615,12 +615,8 @@ export class QueueStore {
    * more delivery. False when the entry was already gone.
    */
   discard(name: string, id: number): boolean {
-    this.#disk.assertOpen();
-    const q = this.#queues.get(name);
-    const e = q?.get(id);
-    if (!q || !e) return false;
-    const ops: BatchOp[] = [];
-    this.#removeState(name, q, e, ops);
+    const ops = this.#removeNow(name, id);
+    if (ops === undefined) return false;
     // A failed batch fails the writes waiting on it; this entry only comes back after a restart.
     this.#disk.writeDetached(ops);
     return true;
@@ -628,14 +624,21 @@ export class QueueStore {
 
   /** Removes (acks) one entry. False when it was already gone. */
   async remove(name: string, id: number): Promise<boolean> {
+    const ops = this.#removeNow(name, id);
+    if (ops === undefined) return false;
+    await this.#disk.write(ops);
+    return true;
+  }
+
+  /** Drops entry `id` of `name` from memory; the writes that remove it, or undefined when it was already gone. */
+  #removeNow(name: string, id: number): BatchOp[] | undefined {
     this.#disk.assertOpen();
     const q = this.#queues.get(name);
     const e = q?.get(id);
-    if (!q || !e) return false;
+    if (!q || !e) return undefined;
     const ops: BatchOp[] = [];
     this.#removeState(name, q, e, ops);
-    await this.#disk.write(ops);
-    return true;
+    return ops;
   }
 
   /** Removes every entry of `name`. */
