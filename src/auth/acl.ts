@@ -12,8 +12,8 @@
  */
 import type { AclActionsConfig, AclRuleConfig } from '../config/types.js';
 import { RoostError } from '../core/errors.js';
-import { parseShared, topicFilterProblem } from '../core/topic.js';
-import { levelsCover, levelsMatch, levelsOverlap } from './topic-cover.js';
+import { levelsMatch, parseShared, topicFilterProblem } from '../core/topic.js';
+import { levelsCover, levelsOverlap } from './topic-cover.js';
 
 /** What a client asks to do: publish to a topic, subscribe to a filter, send to or consume from a queue. */
 export type AclAction = 'publish' | 'subscribe' | 'produce' | 'consume';

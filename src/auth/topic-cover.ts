@@ -1,8 +1,8 @@
 /**
- * Topic matching for ACL decisions, on patterns cut into levels once when the
- * ACL is loaded: whether a topic name matches a pattern, whether one topic
- * filter matches every topic another matches (covers), and whether any topic
- * matches both (overlaps). All follow the matching rules of
+ * Filter-to-filter relations for ACL decisions, on patterns cut into levels
+ * once when the ACL is loaded: whether one topic filter matches every topic
+ * another matches (covers), and whether any topic matches both (overlaps);
+ * a name against a pattern is `levelsMatch` in src/core/topic.ts. Both follow the matching rules of
  * `src/core/topic.ts`, including that a wildcard in the first level never
  * matches a topic starting with `$` [MQTT-4.7.2-1]. Inputs are valid filters
  * and names; pure functions, no state.
@@ -17,27 +17,6 @@ function isWildcardLevel(level: string | undefined): boolean {
 
 function startsWithDollar(level: string | undefined): boolean {
   return level !== undefined && level.charCodeAt(0) === 0x24;
-}
-
-/**
- * True when topic name `name` matches the filter `pattern` (cut into
- * levels). The name is walked in place, not split: this runs for every
- * uncached publish decision, once per pattern.
- */
-export function levelsMatch(pattern: Levels, name: string): boolean {
-  if (isWildcardLevel(pattern[0]) && name.charCodeAt(0) === 0x24) return false;
-  // Start of the name's current level; past name.length once every level is consumed.
-  let at = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const level = pattern[i] as string;
-    if (level === '#') return true; // [MQTT-4.7.1-2] also matches the parent level
-    if (at > name.length) return false;
-    let end = name.indexOf('/', at);
-    if (end === -1) end = name.length;
-    if (level !== '+' && (end - at !== level.length || !name.startsWith(level, at))) return false;
-    at = end + 1;
-  }
-  return at > name.length;
 }
 
 /**

@@ -91,14 +91,26 @@ export function parseShared(filter: string): SharedFilter | undefined {
  * do not match names starting with `$` [MQTT-4.7.2-1].
  */
 export function topicMatches(filter: string, name: string): boolean {
-  if (name.charCodeAt(0) === 0x24 /* $ */ && (filter.charCodeAt(0) === 0x2b || filter.charCodeAt(0) === 0x23)) return false;
-  const f = filter.split('/');
-  const n = name.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
+  return levelsMatch(filter.split('/'), name);
+}
+
+/**
+ * `topicMatches` for a filter already cut at each `/` (a caller that checks
+ * one filter often cuts it once). The name is walked in place, not split.
+ */
+export function levelsMatch(filter: readonly string[], name: string): boolean {
+  const first = filter[0];
+  if ((first === '+' || first === '#') && name.charCodeAt(0) === 0x24 /* $ */) return false;
+  // Start of the name's current level; past name.length once every level is consumed.
+  let at = 0;
+  for (let i = 0; i < filter.length; i++) {
+    const level = filter[i] as string;
     if (level === '#') return true; // [MQTT-4.7.1-2] also matches the parent level
-    if (i >= n.length) return false;
-    if (level !== '+' && level !== n[i]) return false;
+    if (at > name.length) return false;
+    let end = name.indexOf('/', at);
+    if (end === -1) end = name.length;
+    if (level !== '+' && (end - at !== level.length || !name.startsWith(level, at))) return false;
+    at = end + 1;
   }
-  return f.length === n.length;
+  return at > name.length;
 }

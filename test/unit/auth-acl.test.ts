@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Acl, ACL_ACTIONS, type AclSubject } from '../../src/auth/acl.js';
-import { filterCovers, filtersOverlap, levelsMatch } from '../../src/auth/topic-cover.js';
-import { topicMatches } from '../../src/core/topic.js';
+import { filterCovers, filtersOverlap } from '../../src/auth/topic-cover.js';
 import type { AclRuleConfig } from '../../src/config/types.js';
 
 const alice: AclSubject = { username: 'alice', clientId: 'alice-laptop', groups: ['ops'] };
@@ -241,26 +240,6 @@ describe('the worked example of docs/auth.md', () => {
     expect(acl.decide(alice, 'subscribe', '$SYS/#')).toBe(true);
     expect(acl.decide(alice, 'publish', '$SYS/x')).toBe(false);
     expect(acl.decide(alice, 'consume', 'telemetry')).toBe(true);
-  });
-});
-
-describe('levelsMatch (patterns cut into levels once)', () => {
-  // Every pair of these, compared with the core's topicMatches, which splits both strings per call.
-  const filters = ['#', '+', '+/+', '+/#', 'a', 'a/#', 'a/+', 'a/b', 'a/b/c', 'a/+/c', 'a/b/#', '/a', '/+', '+/', 'a/', 'a//b', 'a/+/+', '$SYS/#', '$SYS/+', 'ab', 'a/bc', '$x'];
-  const names = ['a', 'a/b', 'a/b/c', 'a/bc', 'ab', 'a/', '/a', '/', 'a//b', 'a/x/c', 'b', '$SYS/x', '$SYS', '$x', 'a/b/c/d', 'abc/b'];
-  it('agrees with topicMatches on every pair', () => {
-    for (const filter of filters) {
-      for (const name of names) {
-        expect(levelsMatch(filter.split('/'), name), `${filter} ~ ${name}`).toBe(topicMatches(filter, name));
-      }
-    }
-  });
-
-  it('matches a level as a whole, never a prefix of it', () => {
-    expect(levelsMatch(['a', 'b'], 'a/bc')).toBe(false);
-    expect(levelsMatch(['a', 'bc'], 'a/b')).toBe(false);
-    expect(levelsMatch(['a', '#'], 'a')).toBe(true); // [MQTT-4.7.1-2]
-    expect(levelsMatch(['+'], '$SYS')).toBe(false); // [MQTT-4.7.2-1]
   });
 });
 

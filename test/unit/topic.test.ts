@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseShared, topicFilterProblem, topicMatches, topicNameProblem } from '../../src/core/topic.js';
+import { TopicTree } from '../../src/core/topic-tree.js';
+import { levelsMatch, parseShared, topicFilterProblem, topicMatches, topicNameProblem } from '../../src/core/topic.js';
 
 describe('topic names', () => {
   it.each(['a', 'a/b/c', '/leading', 'trailing/', 'a//b', '$SYS/broker/uptime', 'ünïcödé/✓'])('accepts %j', (name) => {
@@ -52,5 +53,27 @@ describe('matching', () => {
     ['a/b', 'a/b/c', false],
   ])('%j matches %j: %s', (filter, name, expected) => {
     expect(topicMatches(filter, name)).toBe(expected);
+  });
+});
+
+describe('levelsMatch (patterns cut into levels once)', () => {
+  // Every pair of these, compared with TopicTree, which matches by walking its own trie.
+  const filters = ['#', '+', '+/+', '+/#', 'a', 'a/#', 'a/+', 'a/b', 'a/b/c', 'a/+/c', 'a/b/#', '/a', '/+', '+/', 'a/', 'a//b', 'a/+/+', '$SYS/#', '$SYS/+', 'ab', 'a/bc', '$x'];
+  const names = ['a', 'a/b', 'a/b/c', 'a/bc', 'ab', 'a/', '/a', '/', 'a//b', 'a/x/c', 'b', '$SYS/x', '$SYS', '$x', 'a/b/c/d', 'abc/b'];
+  it('agrees with TopicTree on every pair', () => {
+    const tree = new TopicTree<string>();
+    for (const filter of filters) tree.upsert(filter, () => filter);
+    for (const name of names) {
+      const found = new Set<string>();
+      tree.matchTopic(name, (filter) => found.add(filter));
+      for (const filter of filters) expect(levelsMatch(filter.split('/'), name), `${filter} ~ ${name}`).toBe(found.has(filter));
+    }
+  });
+
+  it('matches a level as a whole, never a prefix of it', () => {
+    expect(levelsMatch(['a', 'b'], 'a/bc')).toBe(false);
+    expect(levelsMatch(['a', 'bc'], 'a/b')).toBe(false);
+    expect(levelsMatch(['a', '#'], 'a')).toBe(true); // [MQTT-4.7.1-2]
+    expect(levelsMatch(['+'], '$SYS')).toBe(false); // [MQTT-4.7.2-1]
   });
 });
