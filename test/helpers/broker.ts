@@ -1,10 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { hashPassword, type ScryptParams } from '../../src/auth/index.js';
 import { Broker } from '../../src/broker.js';
 import { configDefaults } from '../../src/config/schema.js';
-import type { HttpConfig, MqttConfig, RoostConfig, StompConfig, TlsConfig } from '../../src/config/types.js';
+import type { AuthConfig, HttpConfig, MqttConfig, RoostConfig, StompConfig, TlsConfig } from '../../src/config/types.js';
 
 export interface TestBroker {
   readonly broker: Broker;
@@ -76,4 +77,32 @@ export function testConfig(overrides: Overrides & { dataDir: string }): RoostCon
     http: { ...defaults.http, host: '127.0.0.1', ...http },
     tls: { ...defaults.tls, ...tls },
   };
+}
+
+/** A user of a test users file: the password in clear (hashed when written), groups, scrypt cost. */
+export interface TestUser {
+  readonly password: string;
+  readonly groups?: readonly string[];
+  readonly scrypt?: ScryptParams;
+}
+
+/**
+ * A broker (see `startBroker`) whose users file, in its data dir, holds
+ * `users`; `auth` is applied over the default auth settings.
+ */
+export async function startBrokerWithUsers(users: Readonly<Record<string, TestUser>>, auth: Partial<AuthConfig>): Promise<TestBroker> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'roost-test-'));
+  try {
+    const usersFile = join(dataDir, 'users.yaml');
+    let text = 'users:\n';
+    for (const [name, user] of Object.entries(users)) {
+      text += `  ${name}:\n    password: ${await hashPassword(user.password, user.scrypt)}\n`;
+      if (user.groups !== undefined) text += `    groups: [${user.groups.join(', ')}]\n`;
+    }
+    await writeFile(usersFile, text);
+    return await startBroker({ dataDir, auth: { ...configDefaults().auth, usersFile, ...auth } });
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -1,14 +1,10 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client as StompClient } from '@stomp/stompjs';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import type { IConnackPacket } from 'mqtt-packet';
-import { hashPassword } from '../../src/auth/index.js';
 import { header } from '../../protocols/stomp/codec.js';
-import { configDefaults } from '../../src/config/schema.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startBrokerWithUsers, type TestBroker } from '../helpers/broker.js';
 import { connect, end, nextMessages } from '../helpers/mqtt.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { RawStomp, stompPort } from '../helpers/stomp.js';
@@ -26,21 +22,15 @@ describe('login limits', () => {
   let t: TestBroker;
 
   beforeAll(async () => {
-    t = await startBroker();
-    await t.stop();
-    const usersFile = join(t.dataDir, 'users.yaml');
     // Real scrypt cost: a check takes tens of milliseconds in libuv's thread pool, as in production.
-    await writeFile(
-      usersFile,
-      `users:\n  alice:\n    password: ${await hashPassword('wonderland')}\n  bob:\n    password: ${await hashPassword('builder')}\n` +
-        `  carol:\n    password: ${await hashPassword('singer')}\n` +
-        `  slow:\n    password: ${await hashPassword('slowpoke', SLOW)}\n`,
-    );
-    t = await startBroker({
-      dataDir: t.dataDir,
-      auth: {
-        ...configDefaults().auth,
-        usersFile,
+    t = await startBrokerWithUsers(
+      {
+        alice: { password: 'wonderland' },
+        bob: { password: 'builder' },
+        carol: { password: 'singer' },
+        slow: { password: 'slowpoke', scrypt: SLOW },
+      },
+      {
         allowAnonymous: false,
         maxConcurrentPasswordChecks: 1,
         maxQueuedPasswordChecks: 2,
@@ -48,7 +38,7 @@ describe('login limits', () => {
         loginFailureWindowMs: 60_000,
         loginBackoffMs: 60_000,
       },
-    });
+    );
   });
   afterAll(async () => {
     await t.close();

@@ -1,14 +1,10 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Client, type IFrame, type IMessage } from '@stomp/stompjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import type { IConnackPacket, IPubackPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
-import { hashPassword } from '../../src/auth/index.js';
 import { header } from '../../protocols/stomp/codec.js';
-import { configDefaults } from '../../src/config/schema.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startBrokerWithUsers, type TestBroker } from '../helpers/broker.js';
 import { connect, end, messagesWithin } from '../helpers/mqtt.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { RawStomp, stompPort } from '../helpers/stomp.js';
@@ -69,25 +65,16 @@ describe('authentication and ACL across protocols', () => {
   let t: TestBroker;
 
   beforeAll(async () => {
-    t = await startBroker();
-    await t.stop();
-    const usersFile = join(t.dataDir, 'users.yaml');
-    await writeFile(
-      usersFile,
-      `users:\n  alice:\n    password: ${await hashPassword('wonderland')}\n    groups: [ops]\n  bob:\n    password: ${await hashPassword('builder')}\n`,
-    );
-    t = await startBroker({
-      dataDir: t.dataDir,
-      auth: {
-        ...configDefaults().auth,
-        usersFile,
+    t = await startBrokerWithUsers(
+      { alice: { password: 'wonderland', groups: ['ops'] }, bob: { password: 'builder' } },
+      {
         allowAnonymous: false,
         acl: [
           { allow: { publish: ['plant/%u/#'], subscribe: ['plant/#'], produce: ['orders'], consume: ['orders'] }, groups: ['ops'] },
           { allow: { publish: ['devices/%c/status'], subscribe: ['devices/%c/#'] } },
         ],
       },
-    });
+    );
   });
   afterAll(async () => {
     await t.close();
