@@ -10,16 +10,11 @@ interface SessionClient {
   /** false for a session that outlives the connection (v3/v4 clean=false, v5 session expiry > 0). */
   readonly clean: boolean;
   readonly closed: boolean;
-  readonly version: number | null;
-  /** The client's Maximum Packet Size (v5), when it set one. */
-  readonly maximumPacketSize?: number;
-  readonly conn: {
-    write(bytes: Buffer, done: () => void): unknown;
-    destroy(): void;
-    once(event: 'close', listener: () => void): unknown;
-  };
-  /** Ends the session: unsubscribes, handles the will, destroys `conn`. */
-  close(done?: () => void): void;
+  /**
+   * Ends the session: DISCONNECT with `reasonCode` (v5; 3.1.1 has none), then
+   * the close, which lets the client take what was written before within a grace.
+   */
+  disconnect(opts: { reasonCode: number; properties?: { reasonString?: string } }, done?: () => void): void;
 }
 
 /**
@@ -44,8 +39,6 @@ export interface AedesMq {
 
 // MQTT 5 §3.14.2.1: "An implementation or administrative imposed limit has been exceeded".
 const QUOTA_EXCEEDED = 0x97;
-// A DISCONNECT queued behind bytes the client does not read: this long to take it, then the socket goes.
-const SLOW_CLOSE_GRACE_MS = 5_000;
 const SHARE_PREFIX = '$share/';
 
 /**
@@ -118,48 +111,11 @@ function storedFor(client: SessionClient, message: RoutedMessage): boolean {
 /**
  * The `disconnect` slow-consumer policy: a v5 client gets DISCONNECT 0x97
  * Quota exceeded, then the close; 3.1.1 has no server DISCONNECT, so the
- * connection is closed. A client that reads nothing never takes its
- * DISCONNECT: its socket is destroyed after a grace.
+ * connection is closed.
  */
 function disconnectSlow(client: SessionClient, reason: string): void {
   if (client.closed) return;
-  const conn = client.conn;
-  const timer = setTimeout(() => conn.destroy(), SLOW_CLOSE_GRACE_MS);
-  timer.unref();
-  conn.once('close', () => clearTimeout(timer));
-  if (client.version !== 5) {
-    client.close();
-    return;
-  }
-  // Not aedes' disconnect(): it destroys the socket at once, and a DISCONNECT
-  // queued behind what the client has not read yet would go with it.
-  const withReason = disconnectPacket(QUOTA_EXCEEDED, `slow consumer: ${reason}`);
-  const max = client.maximumPacketSize;
-  // [MQTT-3.14.2-3] no Reason String that would take the packet past the client's Maximum Packet Size.
-  const packet = max !== undefined && max > 0 && withReason.length > max ? disconnectPacket(QUOTA_EXCEEDED, '') : withReason;
-  conn.write(packet, () => client.close());
-}
-
-// Keeps the Remaining Length and Property Length below 128: one byte each.
-const MAX_REASON_STRING_BYTES = 100;
-
-/** An MQTT 5 DISCONNECT (§3.14) with a reason code and, unless `reasonString` is empty, a Reason String (ASCII). */
-function disconnectPacket(reasonCode: number, reasonString: string): Buffer {
-  const text = Buffer.from(reasonString.slice(0, MAX_REASON_STRING_BYTES), 'latin1');
-  // Reason String property: identifier 0x1F, then a two-byte length and the bytes (§3.14.2.2.3).
-  const propertiesLength = text.length === 0 ? 0 : 3 + text.length;
-  const remainingLength = 2 + propertiesLength;
-  const packet = Buffer.alloc(2 + remainingLength);
-  packet[0] = 0xe0;
-  packet[1] = remainingLength;
-  packet[2] = reasonCode;
-  packet[3] = propertiesLength;
-  if (text.length > 0) {
-    packet[4] = 0x1f;
-    packet.writeUInt16BE(text.length, 5);
-    text.copy(packet, 7);
-  }
-  return packet;
+  client.disconnect({ reasonCode: QUOTA_EXCEEDED, properties: { reasonString: `slow consumer: ${reason}` } });
 }
 
 function ignore(): void {}
