@@ -126,6 +126,7 @@ export class Broker {
       const ports: { -readonly [K in keyof BrokerPorts]: BrokerPorts[K] } = {};
       const httpPorts = [config.http.port, tlsPorts.https].filter((port) => port !== 0);
       let engine: Aedes | undefined;
+      let mqttListeners: readonly MqttListener[] = [];
       // The engine serves every MQTT endpoint: TCP, TLS, and /mqtt on the HTTP listeners.
       if (config.mqtt.port !== 0 || tlsPorts.mqtt !== 0 || httpPorts.length > 0) {
         const started: Aedes = await createMqttEngine({
@@ -144,6 +145,7 @@ export class Broker {
           await closeMqttEngine(started);
           await runAll(listeners.map((listener) => () => listener.close()));
         });
+        mqttListeners = listeners;
         const { host } = config.mqtt;
         if (config.mqtt.port !== 0) {
           const listener = await MqttListener.listen(started, host, portFor(config.mqtt.port), undefined, gate);
@@ -228,6 +230,17 @@ export class Broker {
         log.info({ proto: 'mqtt', endpoint: endpoint(ws, host, listener.port, mqttPath) }, 'listening');
         log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
         log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
+      }
+      if (engine !== undefined) {
+        const started = engine;
+        // Runs before any listener closes (teardown runs in reverse): every MQTT
+        // client, over TCP, TLS or WebSocket, is told while its connection is
+        // still there (v5: DISCONNECT 0x8B; a WebSocket then closes with 1001).
+        teardown.push(async () => {
+          for (const listener of [...mqttListeners, ...httpListeners]) void listener.stopAccepting();
+          for (const listener of httpListeners) listener.shuttingDown();
+          await closeMqttEngine(started);
+        });
       }
       return new Broker({ ports, router, queues, store, tls, authorizer }, log, teardown);
     } catch (err) {

@@ -50,6 +50,7 @@ interface WsConnection {
 
 // Closing: a peer that does not answer our close frame gets this long.
 const SHUTDOWN_GRACE_MS = 1_000;
+const SHUTDOWN_REASON = 'server shutting down';
 
 /**
  * Owns one HTTP (or HTTPS) server: WebSocket upgrades by path (`mqttPath`
@@ -125,6 +126,16 @@ export class HttpListener {
   }
 
   /**
+   * Stops accepting; a WebSocket its protocol ends from now on closes with
+   * 1001 Going Away, as the ones `close()` ends do. Lets the MQTT engine tell
+   * its clients the broker is going (v5: DISCONNECT 0x8B) before `close()`.
+   */
+  shuttingDown(): void {
+    void this.stopAccepting();
+    for (const { stream } of this.#connections) stream.endWith(WS_CLOSE.goingAway, SHUTDOWN_REASON);
+  }
+
+  /**
    * Stops accepting, ends every STOMP session, closes every WebSocket with
    * 1001 (terminated when the peer does not answer within a second), then
    * the server. Idempotent.
@@ -147,7 +158,7 @@ export class HttpListener {
       return;
     }
     if (this.#stopped !== undefined) {
-      refuseUpgrade(socket, 503, 'server shutting down');
+      refuseUpgrade(socket, 503, SHUTDOWN_REASON);
       return;
     }
     if (this.#init.gate !== undefined) {
@@ -194,7 +205,7 @@ export class HttpListener {
     for (const { ws, stream, stomp } of this.#connections) {
       // The close code first: a session ending on its own would close with 1000.
       closed.push(closedWithin(ws, stream, SHUTDOWN_GRACE_MS));
-      if (stomp !== undefined) sessions.push(stomp.session.close('server shutting down'));
+      if (stomp !== undefined) sessions.push(stomp.session.close(SHUTDOWN_REASON));
     }
     await Promise.allSettled(sessions);
     await Promise.allSettled(closed);
@@ -216,7 +227,7 @@ function closedWithin(ws: WebSocket, stream: WebSocketDuplex, graceMs: number): 
       clearTimeout(timer);
       resolve();
     });
-    stream.closeWith(WS_CLOSE.goingAway, 'server shutting down');
+    stream.closeWith(WS_CLOSE.goingAway, SHUTDOWN_REASON);
   });
 }
 

@@ -80,6 +80,11 @@ export class WebSocketDuplex extends Duplex {
     this.destroy();
   }
 
+  /** From now on, an end of the stream by its protocol closes with `code` and `reason` instead of 1000. */
+  endWith(code: number, reason: string): void {
+    this.#close ??= { code, reason };
+  }
+
   override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     // A protocol's goodbye (MQTT DISCONNECT, STOMP ERROR) is its last write:
     // made while the peer is behind, the close that follows is for being slow.

@@ -1,6 +1,7 @@
 /** WebSocket and HTTP peers for the HTTP listener's tests. */
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import WebSocket, { type ClientOptions, type RawData } from 'ws';
 
 export interface RawHttpAnswer {
@@ -110,6 +111,31 @@ export class WsPeer {
     if (this.ws.readyState === WebSocket.CLOSED) return;
     this.ws.terminate();
     await this.closed;
+  }
+}
+
+/** An MQTT client over WebSocket on a bare `ws` peer, decoding what it reads. */
+export class WsMqtt {
+  readonly packets: Packet[] = [];
+  private constructor(
+    readonly peer: WsPeer,
+    readonly version: 4 | 5,
+  ) {
+    const parser = mqttPacket.parser({ protocolVersion: version });
+    parser.on('packet', (packet: Packet) => this.packets.push(packet));
+    peer.ws.on('message', (data: Buffer) => parser.parse(data));
+  }
+
+  /** Opens `/mqtt` on `port` and completes CONNECT/CONNACK (clean session, no keepalive). */
+  static async connected(port: number, clientId: string, version: 4 | 5 = 4): Promise<WsMqtt> {
+    const client = new WsMqtt(await WsPeer.open(`ws://127.0.0.1:${port}/mqtt`, ['mqtt']), version);
+    client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId, clean: true, keepalive: 0 });
+    await until(() => client.packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+    return client;
+  }
+
+  send(packet: Packet): void {
+    this.peer.ws.send(mqttPacket.generate(packet, { protocolVersion: this.version }));
   }
 }
 

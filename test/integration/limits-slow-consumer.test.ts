@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import mqttPacket, { type IDisconnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
+import type { IConnectPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../src/broker.js';
@@ -12,7 +12,7 @@ import { header } from '../../protocols/stomp/codec.js';
 import { testConfig } from '../helpers/broker.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { RawStomp } from '../helpers/stomp.js';
-import { until, WsPeer } from '../helpers/ws.js';
+import { until, WsMqtt, WsPeer } from '../helpers/ws.js';
 
 /**
  * The slow-consumer policy (docs/limits.md, `limits.slowConsumer`): a
@@ -89,7 +89,7 @@ function track<T extends { destroy(): void } | { close(): Promise<void> }>(peer:
   return peer;
 }
 
-async function mqttSubscriber(port: number, version: 4 | 5, clientId: string, connect: Partial<mqttPacket.IConnectPacket> = {}, qos: 0 | 1 = 0): Promise<RawMqtt> {
+async function mqttSubscriber(port: number, version: 4 | 5, clientId: string, connect: Partial<IConnectPacket> = {}, qos: 0 | 1 = 0): Promise<RawMqtt> {
   const raw = track(await RawMqtt.connected(port, version, { clientId, ...connect }));
   raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: TOPIC, qos }] });
   await raw.next('suback');
@@ -108,29 +108,12 @@ async function stompSubscriber(port: number): Promise<RawStomp> {
 
 const stompSeqs = (raw: RawStomp): number[] => raw.frames.filter((f) => f.command === 'MESSAGE').map((f) => seqOf(f.body));
 
-/** An MQTT client over WebSocket on a bare `ws` peer, decoding what it reads. */
-class WsMqtt {
-  readonly packets: Packet[] = [];
-  private constructor(
-    readonly peer: WsPeer,
-    readonly version: 4 | 5,
-  ) {
-    const parser = mqttPacket.parser({ protocolVersion: version });
-    parser.on('packet', (packet: Packet) => this.packets.push(packet));
-    peer.ws.on('message', (data: Buffer) => parser.parse(data));
-  }
-
-  static async subscribed(port: number, clientId: string, version: 4 | 5 = 4): Promise<WsMqtt> {
-    const client = new WsMqtt(track(await WsPeer.open(`ws://127.0.0.1:${port}/mqtt`, ['mqtt'])), version);
-    client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId, clean: true, keepalive: 0 });
-    client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: TOPIC, qos: 0 }] });
-    await until(() => client.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
-    return client;
-  }
-
-  send(packet: Packet): void {
-    this.peer.ws.send(mqttPacket.generate(packet, { protocolVersion: this.version }));
-  }
+async function wsMqttSubscriber(port: number, clientId: string, version: 4 | 5 = 4): Promise<WsMqtt> {
+  const client = await WsMqtt.connected(port, clientId, version);
+  track(client.peer);
+  client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: TOPIC, qos: 0 }] });
+  await until(() => client.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+  return client;
 }
 
 /** A STOMP client over WebSocket on a bare `ws` peer: one frame per message. */
@@ -185,7 +168,7 @@ describe('slow consumers, policy drop', () => {
 
   it('MQTT over WebSocket: drops past the buffer and keeps the frozen client connected', async () => {
     const b = await start('drop');
-    const frozen = await WsMqtt.subscribed(b.http, 'frozen-ws');
+    const frozen = await wsMqttSubscriber(b.http, 'frozen-ws');
     frozen.peer.ws.pause();
     const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
     await flood(b.mqtt, 0);
@@ -272,7 +255,7 @@ describe('slow consumers, policy disconnect', () => {
 
   it('MQTT over WebSocket: closed with 1008 after the timeout; the healthy subscriber is unaffected', async () => {
     const b = await start('disconnect');
-    const frozen = await WsMqtt.subscribed(b.http, 'frozen-ws');
+    const frozen = await wsMqttSubscriber(b.http, 'frozen-ws');
     frozen.peer.ws.pause();
     const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
     await flood(b.mqtt, 0);
@@ -288,7 +271,7 @@ describe('slow consumers, policy disconnect', () => {
 
   it('MQTT 5 over WebSocket: DISCONNECT 0x97, then close 1008', async () => {
     const b = await start('disconnect');
-    const frozen = await WsMqtt.subscribed(b.http, 'frozen-ws5', 5);
+    const frozen = await wsMqttSubscriber(b.http, 'frozen-ws5', 5);
     frozen.peer.ws.pause();
     const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
     await flood(b.mqtt, 0);
