@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { IPubackPacket } from 'mqtt-packet';
+import type { IDisconnectPacket, IPubackPacket } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { header } from '../../protocols/stomp/codec.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
@@ -41,6 +41,19 @@ describe('a store write that fails (ENOSPC)', () => {
     Level.prototype.batch = batch;
     publisher.send({ cmd: 'publish', topic: 't/1', payload: Buffer.from('kept'), qos: 1, retain: true, dup: false, messageId: 2 });
     expect(((await publisher.next('puback')) as IPubackPacket).reasonCode ?? 0).toBe(0);
+  });
+
+  it('MQTT 5: a retained QoS 0 publish that cannot be kept ends the connection with DISCONNECT 0x80, not a protocol error; others are unaffected', async () => {
+    tb = await startBroker();
+    const publisher = await RawMqtt.connected(tb.mqttPort, 5, { clientId: 'p' });
+    const other = await RawMqtt.connected(tb.mqttPort, 5, { clientId: 'o' });
+    peers.push(publisher, other);
+    failWrites();
+    publisher.send({ cmd: 'publish', topic: 't/1', payload: Buffer.from('kept'), qos: 0, retain: true, dup: false });
+    expect(((await publisher.next('disconnect')) as IDisconnectPacket).reasonCode).toBe(0x80);
+    await publisher.closed();
+    other.send({ cmd: 'pingreq' });
+    await other.next('pingresp');
   });
 
   it('MQTT 3.1.1: the publisher is disconnected unacknowledged, others are unaffected', async () => {
