@@ -15,12 +15,12 @@ const REFUSED_CONNECT_TIMEOUT_MS = 5_000;
 export class MqttListener {
   readonly #server: Server;
   /** Every open socket, with the ConnectionGate slot it gives back when it closes. */
-  readonly #sockets: Map<Socket, (() => void) | undefined>;
+  readonly #sockets: ReadonlyMap<Socket, string | undefined>;
   #closed: Promise<void> | undefined;
   /** The bound port. */
   readonly port: number;
 
-  private constructor(server: Server, sockets: Map<Socket, (() => void) | undefined>, port: number) {
+  private constructor(server: Server, sockets: ReadonlyMap<Socket, string | undefined>, port: number) {
     this.#server = server;
     this.#sockets = sockets;
     this.port = port;
@@ -33,22 +33,24 @@ export class MqttListener {
    * @throws RoostError LISTEN_ADDRESS_IN_USE | LISTEN_FAILED
    */
   static async listen(engine: Aedes, host: string, port: number, tls?: TlsContext, gate?: ConnectionGate): Promise<MqttListener> {
-    const sockets = new Map<Socket, (() => void) | undefined>();
+    // Each socket with the address its gate slot is held under, if it holds one.
+    const sockets = new Map<Socket, string | undefined>();
     // One shared 'close' listener ('close' fires once per socket): an idle
     // connection carries no closure or once() wrapper of its own here, and its
     // socket's listener list stays short.
     function forget(this: Socket): void {
-      const release = sockets.get(this);
+      const address = sockets.get(this);
       sockets.delete(this);
-      release?.();
+      if (address !== undefined) gate?.release(address);
     }
     const accept = (socket: Socket): void => {
       sockets.set(socket, undefined);
       socket.on('close', forget);
       if (gate !== undefined) {
-        const admission = gate.admit(socket.remoteAddress ?? '');
+        const address = socket.remoteAddress ?? '';
+        const admission = gate.admit(address);
         if (admission.ok) {
-          sockets.set(socket, admission.release);
+          sockets.set(socket, address);
         } else {
           // Refused with a CONNACK (the engine's authenticate hook), so the client learns why.
           refuseAtConnect(socket, admission.reason);

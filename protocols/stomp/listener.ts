@@ -135,12 +135,13 @@ export class StompListener {
     const { gate } = init;
     const track = (transport: Duplex & { remoteAddress?: string | undefined }, peer: StompPeer): void => {
       if (gate !== undefined) {
-        const admission = gate.admit(transport.remoteAddress ?? '');
+        const address = transport.remoteAddress ?? '';
+        const admission = gate.admit(address);
         if (!admission.ok) {
           refuseConnection(transport, admission.message);
           return;
         }
-        transport.once('close', admission.release);
+        transport.once('close', () => gate.release(address));
       }
       const connection = acceptStompConnection(transport, { ...accept, peer, coalesceWrites: true });
       connections.add(connection);

@@ -161,15 +161,17 @@ export class HttpListener {
       refuseUpgrade(socket, 503, SHUTDOWN_REASON);
       return;
     }
-    if (this.#init.gate !== undefined) {
-      const admission = this.#init.gate.admit(req.socket.remoteAddress ?? '');
+    const { gate } = this.#init;
+    if (gate !== undefined) {
+      const address = req.socket.remoteAddress ?? '';
+      const admission = gate.admit(address);
       if (!admission.ok) {
         this.#log.info({ endpoint: decision.endpoint, reason: admission.reason }, 'upgrade refused: limit');
         refuseOverLimit(socket, admission.message, admission.retryAfterSeconds);
         return;
       }
       // The slot is the TCP connection's: released however the upgrade or the WebSocket ends.
-      req.socket.once('close', admission.release);
+      req.socket.once('close', () => gate.release(address));
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = this.#open(ws, req, decision.endpoint);

@@ -20,8 +20,10 @@ export interface ConnectionGateLimits {
 export type ConnectionRefusal = 'max-connections' | 'max-connections-per-ip' | 'connection-rate';
 
 export type Admission =
-  | { readonly ok: true; /** Gives the slot back; idempotent. */ release(): void }
+  | { readonly ok: true }
   | { readonly ok: false; readonly reason: ConnectionRefusal; readonly message: string; /** When trying again makes sense. */ readonly retryAfterSeconds: number };
+
+const ADMITTED: Admission = Object.freeze({ ok: true });
 
 // Past this many remembered addresses, idle ones are forgotten.
 const PRUNE_AT = 10_000;
@@ -51,7 +53,7 @@ export class ConnectionGate {
   /**
    * Admits a new connection from `ip` (the socket's remote address; an
    * unknown one is counted under ''), or says which limit refuses it. An
-   * admitted connection holds its slot until `release()`.
+   * admitted connection holds its slot until `release(ip)`, once, when it closes.
    */
   admit(ip: string): Admission {
     const limits = this.#limits;
@@ -77,18 +79,19 @@ export class ConnectionGate {
     }
     this.#total++;
     this.#open.set(ip, open + 1);
-    let released = false;
-    return {
-      ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#total--;
-        const left = (this.#open.get(ip) ?? 1) - 1;
-        if (left > 0) this.#open.set(ip, left);
-        else this.#open.delete(ip);
-      },
-    };
+    return ADMITTED;
+  }
+
+  /**
+   * Gives back the slot of a connection `admit(ip)` admitted. Not a closure
+   * per admission: an idle connection should cost as little as it can.
+   */
+  release(ip: string): void {
+    const open = this.#open.get(ip);
+    if (open === undefined) return;
+    this.#total--;
+    if (open > 1) this.#open.set(ip, open - 1);
+    else this.#open.delete(ip);
   }
 
   /** Forgets buckets that are full again: they would admit the same as a new one. */

@@ -310,7 +310,8 @@ export class AedesLevelPersistence {
       for (const topic of mine.keys()) this.#index.delete(client.id, topic);
       await this.#store.sessions.deleteSubscriptions(client.id);
     }
-    await this.#store.queues.clear(this.#queueName(client));
+    // Once per connection (clean ones too): not kept in #queueNames.
+    await this.#store.queues.clear(mqttQueueName(client.id));
   }
 
   #queueName(client: ClientRef): string {
@@ -472,13 +473,15 @@ export class AedesLevelPersistence {
     let cursor: QueueCursor;
     try {
       this.#check();
-      cursor = this.#store.queues.cursor(this.#queueName(client));
+      // Not kept in #queueNames: every connection, clean ones too, streams its queue once.
+      cursor = this.#store.queues.cursor(mqttQueueName(client.id));
     } catch (err) {
       // A stream is expected, so the error travels on it.
       return pagedReadable(() => Promise.reject(err));
     }
-    const streamed = new Map<number, Streamed>();
-    this.#streamed.set(client, streamed);
+    // Made with the first packet: most connections have none queued.
+    this.#streamed.delete(client);
+    let streamed: Map<number, Streamed> | undefined;
     return pagedReadable(async () => {
       const page = await cursor.next();
       if (page === undefined) return undefined;
@@ -486,7 +489,10 @@ export class AedesLevelPersistence {
       for (let i = 0; i < page.length; i++) {
         const entry = page[i] as QueueEntry;
         const packet = toPacket(entry);
-        if (typeof packet.brokerCounter === 'number') streamed.set(packet.brokerCounter, { brokerId: packet.brokerId, entryId: entry.id });
+        if (typeof packet.brokerCounter === 'number') {
+          if (streamed === undefined) this.#streamed.set(client, (streamed = new Map()));
+          streamed.set(packet.brokerCounter, { brokerId: packet.brokerId, entryId: entry.id });
+        }
         packets[i] = packet;
       }
       return packets;
