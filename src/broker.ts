@@ -12,10 +12,11 @@ import type { QueueSettings } from './core/queue.js';
 import { AedesLevelPersistence, LevelStore } from './store/index.js';
 import { createMqttEngine, closeMqttEngine } from '../protocols/mqtt/engine.js';
 import { MqttListener } from '../protocols/mqtt/listener.js';
-import { StompListener, resolveStompListenerOptions } from '../protocols/stomp/listener.js';
-import { TlsContext } from '../protocols/shared/tls.js';
-import { HttpListener } from '../protocols/websocket/listener.js';
-import { stompAuthenticate } from '../protocols/stomp/auth.js';
+// STOMP, WebSocket and TLS are loaded only when a listener needs them (see
+// start()): an MQTT-only broker on a small machine starts without them.
+import type { StompListener } from '../protocols/stomp/listener.js';
+import type { TlsContext } from '../protocols/shared/tls.js';
+import type { HttpListener } from '../protocols/websocket/listener.js';
 import { createAuthorizer, type Authorizer } from './auth/index.js';
 
 /** Bound ports of the running listeners; absent when a listener is disabled. */
@@ -79,7 +80,7 @@ export class Broker {
     const portFor = (configured: number): number => (options.ephemeralPorts ? 0 : configured);
     const { cert, key } = config.tls;
     // Read before anything opens: a missing key file is a start failure, not a half-started broker.
-    const tls = cert !== undefined && key !== undefined ? TlsContext.load({ ...config.tls, cert, key }) : undefined;
+    const tls = cert !== undefined && key !== undefined ? (await import('../protocols/shared/tls.js')).TlsContext.load({ ...config.tls, cert, key }) : undefined;
     // Without a certificate the TLS listeners do not exist, whatever their ports say.
     const tlsPorts = {
       mqtt: tls === undefined ? 0 : config.tls.mqttPort,
@@ -116,7 +117,6 @@ export class Broker {
 
       const authorizer = await createAuthorizer(config.auth, { log });
       teardown.push(() => authorizer.close());
-      const authenticate = stompAuthenticate(authorizer);
 
       const router = new Router(routerOptions(limits.slowConsumer, log));
       const queues = new Queues({ backend: store.queues, catalog: store.catalog, router, defaults: config.queueDefaults });
@@ -161,75 +161,76 @@ export class Broker {
         }
       }
 
-      const { port: stompPort, host: stompHost, ...stompSettings } = config.stomp;
-      // Both protocols refuse the same topics.
-      const stompOptions = resolveStompListenerOptions({
-        ...stompSettings,
-        topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxTopicLevels: config.mqtt.maxTopicLevels },
-      });
+      const stompPorts = (
+        [
+          [config.stomp.port, 'stomp'],
+          [tlsPorts.stomp, 'stomp+ssl'],
+        ] as const
+      ).filter(([configured]) => configured !== 0);
+      const stomp = stompPorts.length > 0 || httpPorts.length > 0 ? await loadStomp(config, authorizer) : undefined;
       const stompListeners: StompListener[] = [];
-      for (const [configured, scheme] of [
-        [stompPort, 'stomp'],
-        [tlsPorts.stomp, 'stomp+ssl'],
-      ] as const) {
-        if (configured === 0) continue;
-        const secure = scheme === 'stomp+ssl';
-        const listener = await StompListener.listen({
-          host: stompHost,
-          port: portFor(configured),
-          router,
-          queues,
-          log,
-          options: stompOptions,
-          authenticate,
-          gate,
-          publishLimits,
-          storeWatermark,
-          ...(secure && tls !== undefined ? { tls } : {}),
-        });
-        teardown.push(() => listener.close());
-        stompListeners.push(listener);
-        if (secure) ports.stomps = listener.port;
-        else ports.stomp = listener.port;
-        log.info({ proto: 'stomp', endpoint: endpoint(scheme, stompHost, listener.port) }, 'listening');
-      }
-
       const httpListeners: HttpListener[] = [];
-      const counts = () => {
-        let stomp = 0;
-        for (const listener of stompListeners) stomp += listener.connectionCount;
-        for (const listener of httpListeners) stomp += listener.counts.stomp;
-        return { mqtt: engine?.connectedClients ?? 0, stomp };
-      };
-      for (const [configured, secure] of [
-        [config.http.port, false],
-        [tlsPorts.https, true],
-      ] as const) {
-        if (configured === 0) continue;
-        const { host, mqttPath, stompPath } = config.http;
-        const listener = await HttpListener.listen({
-          host,
-          port: portFor(configured),
-          ...(secure ? { tls } : {}),
-          mqttPath,
-          stompPath,
-          maxPayloadBytes: config.http.maxPayloadBytes,
-          drainTimeoutMs: config.http.drainTimeoutMs,
-          mqtt: engine,
-          stomp: { router, queues, log, options: stompOptions, authenticate, publishLimits, storeWatermark },
-          gate,
-          counts,
-          startedAtMs,
-          log,
-        });
-        teardown.push(() => listener.close());
-        httpListeners.push(listener);
-        if (secure) ports.https = listener.port;
-        else ports.http = listener.port;
-        const [ws, web] = secure ? ['wss', 'https'] : ['ws', 'http'];
-        log.info({ proto: 'mqtt', endpoint: endpoint(ws, host, listener.port, mqttPath) }, 'listening');
-        log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
-        log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
+      if (stomp !== undefined) {
+        const stompHost = config.stomp.host;
+        for (const [configured, scheme] of stompPorts) {
+          const secure = scheme === 'stomp+ssl';
+          const listener = await stomp.StompListener.listen({
+            host: stompHost,
+            port: portFor(configured),
+            router,
+            queues,
+            log,
+            options: stomp.options,
+            authenticate: stomp.authenticate,
+            gate,
+            publishLimits,
+            storeWatermark,
+            ...(secure && tls !== undefined ? { tls } : {}),
+          });
+          teardown.push(() => listener.close());
+          stompListeners.push(listener);
+          if (secure) ports.stomps = listener.port;
+          else ports.stomp = listener.port;
+          log.info({ proto: 'stomp', endpoint: endpoint(scheme, stompHost, listener.port) }, 'listening');
+        }
+
+        const counts = () => {
+          let stompCount = 0;
+          for (const listener of stompListeners) stompCount += listener.connectionCount;
+          for (const listener of httpListeners) stompCount += listener.counts.stomp;
+          return { mqtt: engine?.connectedClients ?? 0, stomp: stompCount };
+        };
+        const { HttpListener } = httpPorts.length > 0 ? await import('../protocols/websocket/listener.js') : {};
+        for (const [configured, secure] of [
+          [config.http.port, false],
+          [tlsPorts.https, true],
+        ] as const) {
+          if (configured === 0 || HttpListener === undefined) continue;
+          const { host, mqttPath, stompPath } = config.http;
+          const listener = await HttpListener.listen({
+            host,
+            port: portFor(configured),
+            ...(secure ? { tls } : {}),
+            mqttPath,
+            stompPath,
+            maxPayloadBytes: config.http.maxPayloadBytes,
+            drainTimeoutMs: config.http.drainTimeoutMs,
+            mqtt: engine,
+            stomp: { router, queues, log, options: stomp.options, authenticate: stomp.authenticate, publishLimits, storeWatermark },
+            gate,
+            counts,
+            startedAtMs,
+            log,
+          });
+          teardown.push(() => listener.close());
+          httpListeners.push(listener);
+          if (secure) ports.https = listener.port;
+          else ports.http = listener.port;
+          const [ws, web] = secure ? ['wss', 'https'] : ['ws', 'http'];
+          log.info({ proto: 'mqtt', endpoint: endpoint(ws, host, listener.port, mqttPath) }, 'listening');
+          log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
+          log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
+        }
       }
       if (engine !== undefined) {
         const started = engine;
@@ -331,6 +332,21 @@ function storeProbes(dataDir: string): StoreProbes {
 }
 
 /** Opens the queues the config declares and binds their filters (re-made at every start). */
+/** STOMP's listener, its options and its login: loaded once a STOMP or HTTP listener is configured. */
+async function loadStomp(config: RoostConfig, authorizer: Authorizer) {
+  const [{ StompListener, resolveStompListenerOptions }, { stompAuthenticate }] = await Promise.all([
+    import('../protocols/stomp/listener.js'),
+    import('../protocols/stomp/auth.js'),
+  ]);
+  const { port: _port, host: _host, ...settings } = config.stomp;
+  return {
+    StompListener,
+    // Both protocols refuse the same topics.
+    options: resolveStompListenerOptions({ ...settings, topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxTopicLevels: config.mqtt.maxTopicLevels } }),
+    authenticate: stompAuthenticate(authorizer),
+  };
+}
+
 async function declareQueues(queues: Queues, declared: RoostConfig['queues']): Promise<void> {
   for (const { name, bind, ...settings } of declared) {
     // Unset keys take queueDefaults.

@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Document, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
+import type { Document, Node as YamlNode, YAMLMap } from 'yaml';
+import { yamlLib } from '../config/yaml-lib.js';
 import { RoostError } from '../core/errors.js';
 import { passwordHashProblem } from './password.js';
 
@@ -65,6 +66,7 @@ export function groupNameProblem(group: unknown): string | undefined {
 }
 
 function keyName(node: unknown): string | undefined {
+  const { isScalar } = yamlLib();
   return isScalar(node) && node.value !== null && typeof node.value !== 'object' ? String(node.value) : undefined;
 }
 
@@ -79,6 +81,7 @@ function describe(value: unknown): string {
  * Never throws: a YAML syntax error is a problem like any other.
  */
 export function parseUsers(text: string, file: string): ParsedUsers {
+  const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const users = new Map<string, UserEntry>();
@@ -200,6 +203,7 @@ export async function loadUsers(file: string): Promise<{ readonly users: Readonl
 
 /** The document to edit, and its `users` mapping (created when absent). */
 function editable(text: string, file: string): { doc: Document; users: YAMLMap } {
+  const { isMap, isScalar, parseDocument, Document } = yamlLib();
   if (text.trim() === '') {
     const doc = new Document({ users: {} });
     doc.commentBefore = HEADER;
@@ -229,6 +233,7 @@ function editable(text: string, file: string): { doc: Document; users: YAMLMap }
  * @throws RoostError AUTH_USERS_INVALID when `text` is not YAML with a `users` mapping.
  */
 export function setUser(text: string, file: string, name: string, passwordHash: string, groups?: readonly string[]): string {
+  const { isMap } = yamlLib();
   const { doc, users } = editable(text, file);
   const pair = users.items.find((item) => keyName(item.key) === name);
   const groupsNode = groups === undefined ? undefined : doc.createNode([...groups], { flow: true });

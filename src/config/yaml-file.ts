@@ -3,8 +3,9 @@
  * was written, so a problem can point at `roost.yaml:12`.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
 import { RoostError } from '../core/errors.js';
+import { yamlLib } from './yaml-lib.js';
 
 export interface YamlConfigFile {
   /** The top-level mapping; empty when the file is empty or unusable. */
@@ -41,6 +42,7 @@ export function readYamlConfig(file: string): YamlConfigFile {
     });
   }
 
+  const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yamlLib();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const problems = doc.errors.map((error) => {
