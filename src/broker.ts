@@ -4,6 +4,7 @@ import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { RoostConfig, SlowConsumerConfig } from './config/types.js';
 import { ConnectionGate } from './core/connection-gate.js';
+import { offlineSharedChooser } from './core/shared-offline.js';
 import { StoreWatermark, type StoreProbes } from './core/store-limit.js';
 import { Router, type RouterOptions } from './core/router.js';
 import { DEFAULT_TOPIC_LIMITS } from './core/topic.js';
@@ -133,7 +134,9 @@ export class Broker {
           config: config.mqtt,
           authorizer,
           router,
-          persistence: new AedesLevelPersistence(store),
+          persistence: new AedesLevelPersistence(store, {
+            chooseShared: offlineSharedChooser((group, filter) => router.hasSharedSubscriber(group, filter)),
+          }),
           log,
           limits,
           storeWatermark,

@@ -701,6 +701,11 @@ export class Router {
     return node;
   }
 
+  /** True when `$share/<group>/<filter>` has at least one subscriber now. */
+  hasSharedSubscriber(group: string, filter: string): boolean {
+    return (this.#nodeFor(filter, false)?.groups.get(group)?.members.length ?? 0) > 0;
+  }
+
   /** Number of (filter, target) pairs held, shared members included. */
   get size(): number {
     let count = 0;

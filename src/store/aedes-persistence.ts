@@ -19,15 +19,16 @@
  *   PUBACK/PUBCOMP removals are not waited for (a lost one is a redelivery);
  * - wills and incoming QoS 2 packets → `store.sessions`.
  *
- * Limitation: `$share/<group>/<filter>` subscriptions are stored and returned
- * by `subscriptionsByClient`, but never by `subscriptionsByTopic`: a shared
- * group is served live by Roost's router, and queueing every offline member
- * of a group would deliver each message once per member instead of once per
- * group. A message published while every member of a group is offline is
- * therefore not queued for that group.
+ * `$share/<group>/<filter>` subscriptions are stored like any other and
+ * indexed apart: a shared group is served live by Roost's router, and
+ * queueing for every persistent member would deliver each message once per
+ * member instead of once per group. `subscriptionsByTopic` adds, per group
+ * whose filter matches, the one member `chooseShared` names (none unless
+ * the group has no live member: see `offlineSharedChooser`).
  */
 import { Readable } from 'node:stream';
 import { RoostError } from '../core/errors.js';
+import { parseShared } from '../core/topic.js';
 import type { LevelStore } from './level-store.js';
 import type { QueueCursor, QueueEntry, QueueEntryInfo } from './queue-store.js';
 import { SubscriptionIndex, type IndexedSubscription } from './subscription-index.js';
@@ -71,14 +72,32 @@ export interface SubscriptionLike {
 export interface AedesPersistenceOptions {
   /** `destroy()` also closes the store. Default false: the broker closes the store itself, after aedes (aedes 2.0 never calls destroy). */
   readonly ownsStore?: boolean;
+  /** Which member of a shared group a message is queued for; without it, none is. */
+  readonly chooseShared?: SharedChooser;
 }
+
+/** A stored QoS > 0 `$share/<group>/<filter>` subscription of one client. */
+export interface SharedMember extends IndexedSubscription {
+  readonly group: string;
+  readonly filter: string;
+}
+
+/**
+ * Given a shared group's persistent members whose filter matches a message's
+ * topic (in the order they subscribed), the one the message is queued for,
+ * or undefined for none.
+ */
+export type SharedChooser = (group: string, filter: string, members: readonly SharedMember[]) => SharedMember | undefined;
 
 /** The queue that holds `clientId`'s outgoing packets. STOMP and others use other prefixes. */
 export function mqttQueueName(clientId: string): string {
   return `mqtt:${clientId}`;
 }
 
-const SHARE_PREFIX = '$share/';
+/** One key for two names; NUL cannot occur in either (MQTT strings exclude U+0000). */
+function sharedKey(group: string, name: string): string {
+  return `${group}\u0000${name}`;
+}
 
 function hasOwn(o: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(o, key);
@@ -187,6 +206,9 @@ export class AedesLevelPersistence {
   readonly #store: LevelStore;
   readonly #ownsStore: boolean;
   readonly #index = new SubscriptionIndex();
+  /** `$share` subscriptions, under their inner filter and keyed by group and client. */
+  readonly #shared = new SubscriptionIndex();
+  readonly #chooseShared: SharedChooser | undefined;
   // Per connection (aedes' client object), so they go with the connection.
   /** messageId → packet sent under it. */
   readonly #inFlight = new WeakMap<ClientRef, Map<number, InFlight>>();
@@ -203,6 +225,7 @@ export class AedesLevelPersistence {
   constructor(store: LevelStore, options: AedesPersistenceOptions = {}) {
     this.#store = store;
     this.#ownsStore = options.ownsStore ?? false;
+    this.#chooseShared = options.chooseShared;
     for (const [clientId, subs] of store.sessions.subscriptions()) {
       for (const [topic, record] of subs) this.#indexSub(clientId, topic, record as unknown as SubscriptionLike);
     }
@@ -227,11 +250,26 @@ export class AedesLevelPersistence {
   }
 
   #indexSub(clientId: string, topic: string, sub: SubscriptionLike): void {
-    if (sub.qos > 0 && !topic.startsWith(SHARE_PREFIX)) {
+    const shared = parseShared(topic);
+    if (shared !== undefined) {
+      const key = sharedKey(shared.group, clientId);
+      if (sub.qos > 0) {
+        const member: SharedMember = { clientId, topic, qos: sub.qos, group: shared.group, filter: shared.filter };
+        this.#shared.set(member, shared.filter, key);
+      } else {
+        this.#shared.delete(key, shared.filter);
+      }
+    } else if (sub.qos > 0) {
       this.#index.set({ clientId, topic, qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl });
     } else {
       this.#index.delete(clientId, topic);
     }
+  }
+
+  #unindexSub(clientId: string, topic: string): void {
+    const shared = parseShared(topic);
+    if (shared !== undefined) this.#shared.delete(sharedKey(shared.group, clientId), shared.filter);
+    else this.#index.delete(clientId, topic);
   }
 
   // --- retained
@@ -273,7 +311,7 @@ export class AedesLevelPersistence {
 
   async removeSubscriptions(client: ClientRef, topics: readonly string[]): Promise<void> {
     this.#check();
-    for (const topic of topics) this.#index.delete(client.id, topic);
+    for (const topic of topics) this.#unindexSub(client.id, topic);
     await this.#store.sessions.deleteSubscriptions(client.id, topics);
   }
 
@@ -291,10 +329,25 @@ export class AedesLevelPersistence {
     return { subsCount: this.#index.size, clientsCount: this.#store.sessions.subscriptions().size };
   }
 
-  /** QoS > 0 subscriptions matching topic name `topic`, `$share/` ones excluded (see the file comment). */
+  /** QoS > 0 subscriptions matching topic name `topic`; of each matching `$share` group, the member `chooseShared` names. */
   async subscriptionsByTopic(topic: string): Promise<IndexedSubscription[]> {
     this.#check();
-    return this.#index.match(topic);
+    const subs = this.#index.match(topic);
+    const choose = this.#chooseShared;
+    if (choose === undefined || this.#shared.size === 0) return subs;
+    const groups = new Map<string, SharedMember[]>();
+    for (const member of this.#shared.match(topic) as SharedMember[]) {
+      const key = sharedKey(member.group, member.filter);
+      const members = groups.get(key);
+      if (members === undefined) groups.set(key, [member]);
+      else members.push(member);
+    }
+    for (const members of groups.values()) {
+      const { group, filter } = members[0] as SharedMember;
+      const chosen = choose(group, filter, members);
+      if (chosen !== undefined) subs.push(chosen);
+    }
+    return subs;
   }
 
   /**
@@ -307,7 +360,7 @@ export class AedesLevelPersistence {
     this.#check();
     const mine = this.#store.sessions.subscriptionsOf(client.id);
     if (mine) {
-      for (const topic of mine.keys()) this.#index.delete(client.id, topic);
+      for (const topic of mine.keys()) this.#unindexSub(client.id, topic);
       await this.#store.sessions.deleteSubscriptions(client.id);
     }
     // Once per connection (clean ones too): not kept in #queueNames.

@@ -15,5 +15,7 @@ export {
   type BrokerRef,
   type ClientRef,
   type PacketLike,
+  type SharedChooser,
+  type SharedMember,
   type SubscriptionLike,
 } from './aedes-persistence.js';

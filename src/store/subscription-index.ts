@@ -13,7 +13,7 @@ export interface IndexedSubscription {
 }
 
 export class SubscriptionIndex {
-  /** Filter → client id → subscription. */
+  /** Filter → key (the client id, unless given) → subscription. */
   readonly #tree = new TopicTree<Map<string, IndexedSubscription>>();
   #size = 0;
 
@@ -22,17 +22,20 @@ export class SubscriptionIndex {
     return this.#size;
   }
 
-  /** Adds or replaces the subscription of `sub.clientId` to `sub.topic`. */
-  set(sub: IndexedSubscription): void {
-    const subs = this.#tree.upsert(sub.topic, () => new Map());
-    if (!subs.has(sub.clientId)) this.#size++;
-    subs.set(sub.clientId, sub);
+  /**
+   * Adds or replaces the subscription held under `filter` (default
+   * `sub.topic`) and `key` (default `sub.clientId`).
+   */
+  set(sub: IndexedSubscription, filter: string = sub.topic, key: string = sub.clientId): void {
+    const subs = this.#tree.upsert(filter, () => new Map());
+    if (!subs.has(key)) this.#size++;
+    subs.set(key, sub);
   }
 
-  /** Removes `clientId`'s subscription to `filter`; true when it was there. */
-  delete(clientId: string, filter: string): boolean {
+  /** Removes the subscription under `key` (a client id, unless `set` was given another) and `filter`; true when it was there. */
+  delete(key: string, filter: string): boolean {
     const subs = this.#tree.get(filter);
-    if (!subs?.delete(clientId)) return false;
+    if (!subs?.delete(key)) return false;
     this.#size--;
     if (subs.size === 0) this.#tree.delete(filter);
     return true;
