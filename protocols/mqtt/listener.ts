@@ -74,10 +74,14 @@ export class MqttListener {
     return (this.#closed ??= new Promise((resolve) => this.#server.close(() => resolve())));
   }
 
-  /** Stops accepting and destroys every socket still open; resolves when the server is closed. */
+  /**
+   * Stops accepting and destroys every socket still open, except those the
+   * engine is ending: their last bytes (a DISCONNECT 0x8B behind a backlog)
+   * go out within the engine's close grace. Resolves when the server is closed.
+   */
   async close(): Promise<void> {
     const closed = this.stopAccepting();
-    for (const socket of this.#sockets.keys()) socket.destroy();
+    for (const socket of this.#sockets.keys()) if (!socket.writableEnded) socket.destroy();
     await closed;
   }
 }

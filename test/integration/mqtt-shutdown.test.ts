@@ -29,4 +29,28 @@ describe('broker shutdown, as MQTT clients see it', () => {
     await until(() => ws5.packets.length > 0, 'a packet over WebSocket');
     expect(ws5.packets.at(-1)).toMatchObject({ cmd: 'disconnect', reasonCode: SERVER_SHUTTING_DOWN } satisfies Partial<IDisconnectPacket>);
   });
+
+  it('lets an MQTT 5 client that stopped reading take its backlog and then DISCONNECT 0x8B', async () => {
+    tb = await startBroker();
+    const stalled = await RawMqtt.connected(tb.mqttPort, 5, { clientId: 'stalled' });
+    stalled.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'backlog', qos: 0 }] });
+    await stalled.next('suback');
+    stalled.socket.pause();
+    // 400 x 16 KiB: more than loopback's socket buffers hold, so most of it waits in the broker.
+    const publisher = await RawMqtt.connected(tb.mqttPort, 4, { clientId: 'publisher' });
+    for (let seq = 0; seq < 400; seq++) {
+      publisher.send({ cmd: 'publish', topic: 'backlog', payload: Buffer.alloc(16 * 1024, seq % 256), qos: 0, retain: false, dup: false });
+    }
+    publisher.send({ cmd: 'pingreq' });
+    await publisher.next('pingresp');
+
+    const stopped = tb.stop();
+    stalled.socket.resume();
+    await stalled.closed();
+    await stopped;
+    const publishes = stalled.packets.filter((p) => p.cmd === 'publish');
+    expect(publishes.length).toBeGreaterThan(0);
+    expect(stalled.packets.at(-1)).toMatchObject({ cmd: 'disconnect', reasonCode: SERVER_SHUTTING_DOWN } satisfies Partial<IDisconnectPacket>);
+    publisher.destroy();
+  });
 });
