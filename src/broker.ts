@@ -294,6 +294,7 @@ export class Broker {
 function routerOptions(slow: SlowConsumerConfig, log: Logger): RouterOptions {
   return {
     maxPendingPerTarget: slow.maxPendingMessages,
+    maxPendingBytesPerTarget: slow.maxPendingBytes,
     slowConsumerPolicy: slow.policy,
     slowConsumerTimeoutMs: slow.timeoutMs,
     onSlowConsumer: (event) => {

@@ -94,6 +94,7 @@ const slowConsumer = z
     // drop: past its buffer, messages to it are dropped (counted); disconnect: it is also disconnected after timeoutMs.
     policy: z.enum(['drop', 'disconnect']).default('drop'),
     maxPendingMessages: atLeast(1, 10_000),
+    maxPendingBytes: atLeast(1, 16_777_216),
     timeoutMs: atLeast(1, 10_000),
   })
   .prefault({});

@@ -161,6 +161,8 @@ export interface SlowConsumerConfig {
   readonly policy: 'drop' | 'disconnect';
   /** Messages waiting for one subscriber (its buffer) past which the policy applies. */
   readonly maxPendingMessages: number;
+  /** Bytes (payloads and topic names) waiting for one subscriber past which the policy applies; one message of any size always fits an empty buffer. */
+  readonly maxPendingBytes: number;
   /** `disconnect`: how long a subscriber may stay behind (past its buffer, not caught up) before it is disconnected, ms. */
   readonly timeoutMs: number;
 }

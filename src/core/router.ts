@@ -80,6 +80,14 @@ export interface RouterOptions {
    */
   readonly maxPendingPerTarget: number;
   /**
+   * A live target's buffer in bytes: the payloads and topic names of its
+   * outstanding deliveries. Past it, as past `maxPendingPerTarget`, the
+   * slow-consumer policy applies, except that a target with nothing
+   * outstanding always takes one message, whatever its size. A target holds
+   * back its publishers from half of it. Default: no bound in bytes.
+   */
+  readonly maxPendingBytesPerTarget?: number;
+  /**
    * Outstanding deliveries above which a live target holds back its
    * publishers until it is back down to half this: the connection of a
    * publish that reaches it is paused (`PublisherFlow`), or, for a publish
@@ -178,6 +186,11 @@ interface PublishRun {
   hold: Slot | null;
 }
 
+/** What a delivery of `message` holds in a consumer's buffer: its payload and topic name. */
+function messageBytes(message: RoutedMessage): number {
+  return message.payload.length + message.topic.length;
+}
+
 /** Messages past a consumer's buffer not yet reported; one per owner, so a session is logged as one. */
 interface OverflowReport {
   dropped: number;
@@ -202,6 +215,8 @@ class Slot {
   /** Filters this target is subscribed under. */
   filters = 0;
   pending = 0;
+  /** Bytes of the outstanding deliveries (0 without a byte bound); see `done`. */
+  pendingBytes = 0;
   /** Completed deliveries, ever: the stall check compares it between ticks. */
   completed = 0;
   completedAtCheck = 0;
@@ -221,14 +236,18 @@ class Slot {
   /** The one completion callback every live delivery to this target gets. */
   readonly done: Accepted;
 
-  constructor(target: RouteTarget, owner: OwnerRecord | undefined, drained: (slot: Slot) => void, lowWater: number, limit: number) {
+  constructor(target: RouteTarget, owner: OwnerRecord | undefined, drained: (slot: Slot) => void, lowWater: number, lowWaterBytes: number, limit: number) {
     this.target = target;
     this.owner = owner;
     this.limit = limit;
     this.report = owner?.report ?? newReport();
     this.done = () => {
       this.completed++;
-      if (--this.pending <= lowWater && (this.waiters !== null || this.paused !== null || this.stalled || this.behindTimer !== undefined)) {
+      const pending = --this.pending;
+      // One callback serves every delivery, and they may complete out of
+      // order: the one that completed is taken to be of the average size.
+      if (this.pendingBytes !== 0) this.pendingBytes = pending === 0 ? 0 : this.pendingBytes - this.pendingBytes / (pending + 1);
+      if (pending <= lowWater && this.pendingBytes <= lowWaterBytes && (this.waiters !== null || this.paused !== null || this.stalled || this.behindTimer !== undefined)) {
         drained(this);
       }
     };
@@ -302,6 +321,10 @@ export class Router {
   readonly #maxPending: number;
   readonly #holdAbove: number;
   readonly #lowWater: number;
+  /** Infinity without a byte bound, and so are the two marks below. */
+  readonly #maxPendingBytes: number;
+  readonly #holdAboveBytes: number;
+  readonly #lowWaterBytes: number;
   readonly #stallCheckMs: number;
   readonly #stallChecks: number;
   readonly #maxHoldChecks: number;
@@ -331,6 +354,9 @@ export class Router {
     const holdAbove = options.holdAbovePending ?? Math.min(DEFAULT_HOLD_ABOVE, Math.floor(this.#maxPending / 2));
     this.#holdAbove = Math.max(1, Math.min(holdAbove, this.#maxPending));
     this.#lowWater = Math.floor(this.#holdAbove / 2);
+    this.#maxPendingBytes = options.maxPendingBytesPerTarget ?? Infinity;
+    this.#holdAboveBytes = this.#maxPendingBytes / 2;
+    this.#lowWaterBytes = this.#maxPendingBytes / 4;
     const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.#stallCheckMs = Math.max(1, Math.ceil(stallMs / STALL_CHECKS_PER_TIMEOUT));
     this.#stallChecks = Math.max(1, Math.ceil(stallMs / this.#stallCheckMs));
@@ -443,13 +469,15 @@ export class Router {
       slot.target.deliver(message, run.acceptance.join());
       return;
     }
-    if (slot.pending < slot.limit) {
+    const bytes = this.#maxPendingBytes === Infinity ? 0 : messageBytes(message);
+    if (slot.pending < slot.limit && (slot.pending === 0 || slot.pendingBytes + bytes <= this.#maxPendingBytes)) {
       slot.pending++;
+      slot.pendingBytes += bytes;
       slot.target.deliver(message, slot.done);
     } else {
       this.#overflow(slot, message);
     }
-    if (slot.pending >= this.#holdAbove && !slot.stalled) {
+    if ((slot.pending >= this.#holdAbove || slot.pendingBytes >= this.#holdAboveBytes) && !slot.stalled) {
       if (run.from !== undefined) {
         // A session's own subscription never pauses it: its acknowledgements must still be read.
         if (slot.target.owner !== run.from) this.#pause(slot, run.from);
@@ -500,7 +528,8 @@ export class Router {
       for (const other of this.#slots.values()) if (other.owner === owner) this.#stopFeeding(other);
     }
     this.stats.disconnectedSlow++;
-    const reason = `buffer of ${this.#maxPending} messages full for ${this.#slowTimeoutMs} ms`;
+    const full = slot.pending >= this.#maxPending ? `${this.#maxPending} messages` : `${this.#maxPendingBytes} bytes`;
+    const reason = `buffer of ${full} full for ${this.#slowTimeoutMs} ms`;
     this.#onSlow?.({ kind: 'disconnect', target: slot.target, pending: slot.pending, reason });
     slot.target.disconnect?.(reason);
   }
@@ -624,7 +653,7 @@ export class Router {
       }
       owner.targets++;
     }
-    slot = new Slot(target, owner, this.#drained, this.#lowWater, this.#maxPending);
+    slot = new Slot(target, owner, this.#drained, this.#lowWater, this.#lowWaterBytes, this.#maxPending);
     this.#slots.set(target, slot);
     return slot;
   }

@@ -48,7 +48,7 @@ afterEach(async () => {
 });
 
 /** A broker with the policy under test and a logger whose lines the test reads. */
-async function start(policy: SlowConsumerConfig['policy']): Promise<Started> {
+async function start(policy: SlowConsumerConfig['policy'], buffer: Partial<SlowConsumerConfig> = {}): Promise<Started> {
   const dataDir = await mkdtemp(join(tmpdir(), 'roost-slow-'));
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -59,7 +59,10 @@ async function start(policy: SlowConsumerConfig['policy']): Promise<Started> {
   });
   const config = testConfig({
     dataDir,
-    limits: { ...configDefaults().limits, slowConsumer: { policy, maxPendingMessages: BUFFER, timeoutMs: TIMEOUT_MS } },
+    limits: {
+      ...configDefaults().limits,
+      slowConsumer: { ...configDefaults().limits.slowConsumer, policy, maxPendingMessages: BUFFER, timeoutMs: TIMEOUT_MS, ...buffer },
+    },
   });
   const broker = await Broker.start(config, pino({ level: 'info' }, sink), { ephemeralPorts: true });
   running.push({ broker, dataDir });
@@ -98,6 +101,16 @@ async function mqttSubscriber(port: number, version: 4 | 5, clientId: string, co
 
 const mqttSeqs = (raw: RawMqtt): number[] =>
   raw.packets.filter((p): p is IPublishPacket => p.cmd === 'publish').map((p) => seqOf(p.payload as Buffer));
+
+/** An MQTT 5 subscriber with its socket paused beside a healthy one, then the flood: the healthy one has every message. */
+async function floodPastFrozenMqtt(b: Started): Promise<{ frozen: RawMqtt; healthy: RawMqtt }> {
+  const frozen = await mqttSubscriber(b.mqtt, 5, 'frozen');
+  frozen.socket.pause();
+  const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
+  await flood(b.mqtt, 0);
+  await everyMessage(() => mqttSeqs(healthy));
+  return { frozen, healthy };
+}
 
 async function stompSubscriber(port: number): Promise<RawStomp> {
   const raw = track(await RawStomp.connected(port));
@@ -146,11 +159,7 @@ async function stompAlive(raw: RawStomp): Promise<void> {
 describe('slow consumers, policy drop', () => {
   it('MQTT over TCP: drops past the buffer, counted and logged once, keeps the frozen client connected', async () => {
     const b = await start('drop');
-    const frozen = await mqttSubscriber(b.mqtt, 5, 'frozen');
-    frozen.socket.pause();
-    const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
-    await flood(b.mqtt, 0);
-    await everyMessage(() => mqttSeqs(healthy));
+    const { frozen, healthy } = await floodPastFrozenMqtt(b);
 
     const { droppedSlow, disconnectedSlow } = b.broker.router.stats;
     expect(droppedSlow).toBeGreaterThan(1);
@@ -231,14 +240,38 @@ describe('slow consumers, policy drop', () => {
   });
 });
 
+describe('slow consumers, a buffer counted in bytes', () => {
+  // The same buffer as BUFFER messages, in bytes; the message count alone would never be reached.
+  const inBytes = { maxPendingMessages: 100_000, maxPendingBytes: BUFFER * PAYLOAD_BYTES };
+
+  it('drop: past maxPendingBytes messages to the frozen client are dropped and counted; the healthy one gets every message', async () => {
+    const b = await start('drop', inBytes);
+    const { frozen, healthy } = await floodPastFrozenMqtt(b);
+    const { droppedSlow } = b.broker.router.stats;
+    expect(droppedSlow).toBeGreaterThan(0);
+
+    frozen.socket.resume();
+    await mqttAlive(frozen);
+    expect(mqttSeqs(frozen).length).toBe(COUNT - droppedSlow);
+  });
+
+  it('disconnect: the frozen client gets DISCONNECT 0x97 naming the buffer in bytes', async () => {
+    const b = await start('disconnect', inBytes);
+    const { frozen, healthy } = await floodPastFrozenMqtt(b);
+    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen client is disconnected', TIMEOUT_MS + WAIT_MS);
+
+    frozen.socket.resume();
+    await frozen.closed(WAIT_MS);
+    const goodbye = frozen.packets.at(-1) as IDisconnectPacket;
+    expect(goodbye).toMatchObject({ cmd: 'disconnect', reasonCode: 0x97 });
+    expect(goodbye.properties?.reasonString).toBe(`slow consumer: buffer of ${BUFFER * PAYLOAD_BYTES} bytes full for ${TIMEOUT_MS} ms`);
+  });
+});
+
 describe('slow consumers, policy disconnect', () => {
   it('MQTT 5 over TCP: DISCONNECT 0x97 Quota exceeded after the timeout; the healthy subscriber is unaffected', async () => {
     const b = await start('disconnect');
-    const frozen = await mqttSubscriber(b.mqtt, 5, 'frozen');
-    frozen.socket.pause();
-    const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
-    await flood(b.mqtt, 0);
-    await everyMessage(() => mqttSeqs(healthy));
+    const { frozen, healthy } = await floodPastFrozenMqtt(b);
     await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen client is disconnected', TIMEOUT_MS + WAIT_MS);
     expect(b.logLines).toContainEqual(expect.objectContaining({ msg: 'slow consumer: disconnecting', proto: 'mqtt', clientId: 'frozen' }));
 

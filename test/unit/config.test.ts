@@ -109,7 +109,7 @@ describe('defaults', () => {
         maxSubscriptionsPerClient: 1000,
         diskMinFreeBytes: 0,
         storeMaxBytes: 0,
-        slowConsumer: { policy: 'drop', maxPendingMessages: 10_000, timeoutMs: 10_000 },
+        slowConsumer: { policy: 'drop', maxPendingMessages: 10_000, maxPendingBytes: 16_777_216, timeoutMs: 10_000 },
       },
     });
     expect(load()).toEqual(configDefaults());
@@ -234,6 +234,7 @@ describe('precedence: file, then env, then flags', () => {
       'ROOST_LIMITS_STORE_MAX_BYTES',
       'ROOST_LIMITS_SLOW_CONSUMER_POLICY',
       'ROOST_LIMITS_SLOW_CONSUMER_MAX_PENDING_MESSAGES',
+      'ROOST_LIMITS_SLOW_CONSUMER_MAX_PENDING_BYTES',
       'ROOST_LIMITS_SLOW_CONSUMER_TIMEOUT_MS',
     ]);
     expect(flagNameOf('mqtt.port')).toBe('--mqtt-port');

@@ -84,6 +84,27 @@ describe('Router', () => {
     expect(router.stats.droppedSlow).toBe(3);
   });
 
+  it('bounds a target\'s buffer in bytes too, and still hands an empty one a message larger than the bound', () => {
+    const router = new Router({ maxPendingPerTarget: 100, maxPendingBytesPerTarget: 1_000, stallTimeoutMs: 60_000 });
+    const got: number[] = [];
+    const stalled: RouteTarget = { deliver: (m) => void got.push(m.payload.length) };
+    router.subscribe('s', stalled);
+    const sized = (bytes: number): Message => ({ cmd: 'publish', topic: 's', payload: Buffer.alloc(bytes), qos: 0, retain: false });
+    // Not awaited: a publish to a target this far behind is held until it catches up.
+    router.publish(sized(5_000), () => undefined);
+    router.publish(sized(10), () => undefined);
+    expect(got).toEqual([5_000]);
+    expect(router.stats.droppedSlow).toBe(1);
+
+    const other = new Router({ maxPendingPerTarget: 100, maxPendingBytesPerTarget: 1_000, stallTimeoutMs: 60_000 });
+    const counted: number[] = [];
+    other.subscribe('s', { deliver: (m) => void counted.push(m.payload.length) });
+    // 99 bytes of payload and a 1-byte topic: ten fit in 1,000 bytes, the eleventh does not.
+    for (let i = 0; i < 12; i++) other.publish(sized(99), () => undefined);
+    expect(counted).toHaveLength(10);
+    expect(other.stats.droppedSlow).toBe(2);
+  });
+
   it('keeps many targets on one filter straight through subscribe, resubscribe and unsubscribe', async () => {
     const router = new Router();
     const targets = Array.from({ length: 100 }, () => recorder());
