@@ -203,36 +203,38 @@ export class Broker {
           for (const listener of httpListeners) stompCount += listener.counts.stomp;
           return { mqtt: engine?.connectedClients ?? 0, stomp: stompCount };
         };
-        const { HttpListener } = httpPorts.length > 0 ? await import('../protocols/websocket/listener.js') : {};
-        for (const [configured, secure] of [
-          [config.http.port, false],
-          [tlsPorts.https, true],
-        ] as const) {
-          if (configured === 0 || HttpListener === undefined) continue;
-          const { host, mqttPath, stompPath } = config.http;
-          const listener = await HttpListener.listen({
-            host,
-            port: portFor(configured),
-            ...(secure ? { tls } : {}),
-            mqttPath,
-            stompPath,
-            maxPayloadBytes: config.http.maxPayloadBytes,
-            drainTimeoutMs: config.http.drainTimeoutMs,
-            mqtt: engine,
-            stomp: { router, queues, log, options: stomp.options, authenticate: stomp.authenticate, publishLimits, storeWatermark },
-            gate,
-            counts,
-            startedAtMs,
-            log,
-          });
-          teardown.push(() => listener.close());
-          httpListeners.push(listener);
-          if (secure) ports.https = listener.port;
-          else ports.http = listener.port;
-          const [ws, web] = secure ? ['wss', 'https'] : ['ws', 'http'];
-          log.info({ proto: 'mqtt', endpoint: endpoint(ws, host, listener.port, mqttPath) }, 'listening');
-          log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
-          log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
+        if (httpPorts.length > 0) {
+          const { HttpListener } = await import('../protocols/websocket/listener.js');
+          for (const [configured, secure] of [
+            [config.http.port, false],
+            [tlsPorts.https, true],
+          ] as const) {
+            if (configured === 0) continue;
+            const { host, mqttPath, stompPath } = config.http;
+            const listener = await HttpListener.listen({
+              host,
+              port: portFor(configured),
+              ...(secure ? { tls } : {}),
+              mqttPath,
+              stompPath,
+              maxPayloadBytes: config.http.maxPayloadBytes,
+              drainTimeoutMs: config.http.drainTimeoutMs,
+              mqtt: engine,
+              stomp: { router, queues, log, options: stomp.options, authenticate: stomp.authenticate, publishLimits, storeWatermark },
+              gate,
+              counts,
+              startedAtMs,
+              log,
+            });
+            teardown.push(() => listener.close());
+            httpListeners.push(listener);
+            if (secure) ports.https = listener.port;
+            else ports.http = listener.port;
+            const [ws, web] = secure ? ['wss', 'https'] : ['ws', 'http'];
+            log.info({ proto: 'mqtt', endpoint: endpoint(ws, host, listener.port, mqttPath) }, 'listening');
+            log.info({ proto: 'stomp', endpoint: endpoint(ws, host, listener.port, stompPath) }, 'listening');
+            log.info({ proto: web, endpoint: endpoint(web, host, listener.port, '/healthz') }, 'listening');
+          }
         }
       }
       if (engine !== undefined) {
@@ -335,7 +337,6 @@ function storeProbes(dataDir: string): StoreProbes {
   };
 }
 
-/** Opens the queues the config declares and binds their filters (re-made at every start). */
 /** STOMP's listener, its options and its login: loaded once a STOMP or HTTP listener is configured. */
 async function loadStomp(config: RoostConfig, authorizer: Authorizer) {
   const [{ StompListener, resolveStompListenerOptions }, { stompAuthenticate }] = await Promise.all([
@@ -351,6 +352,7 @@ async function loadStomp(config: RoostConfig, authorizer: Authorizer) {
   };
 }
 
+/** Opens the queues the config declares and binds their filters (re-made at every start). */
 async function declareQueues(queues: Queues, declared: RoostConfig['queues']): Promise<void> {
   for (const { name, bind, ...settings } of declared) {
     // Unset keys take queueDefaults.
