@@ -88,6 +88,11 @@ export class CliProcess {
     return lines;
   }
 
+  /** Resolves with the broker's `ready` log line (every listener bound, the store open). */
+  waitUntilReady(timeoutMs?: number): Promise<LogLine> {
+    return this.waitForLog((line) => line.msg === 'ready', timeoutMs);
+  }
+
   /** Resolves with the first log line matching `predicate`; rejects if the process exits first or after `timeoutMs`. */
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
     return new Promise((resolve, reject) => {

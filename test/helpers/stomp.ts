@@ -84,6 +84,24 @@ export class RawStomp {
     return this.#inbox.next(command, timeoutMs);
   }
 
+  /**
+   * Frames of `command` as they arrive, until none comes for `quietMs` or
+   * `totalMs` has passed since the call, whichever is first.
+   */
+  async collect(command: string, quietMs: number, totalMs = Infinity): Promise<StompFrame[]> {
+    const got: StompFrame[] = [];
+    const deadline = Date.now() + totalMs;
+    for (;;) {
+      const left = Math.min(quietMs, deadline - Date.now());
+      if (left <= 0) return got;
+      try {
+        got.push(await this.next(command, left));
+      } catch {
+        return got;
+      }
+    }
+  }
+
   /** Resolves when the broker has closed the connection; rejects after `timeoutMs`. */
   closed(timeoutMs = 5_000): Promise<void> {
     return this.#inbox.closed(timeoutMs);

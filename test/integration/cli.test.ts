@@ -150,7 +150,7 @@ describe('roost start: running the broker', () => {
 
   it('keeps running with every listener disabled until a signal', async () => {
     const cli = startRoost(['--mqtt-port', '0', '--data-dir', join(dir.path, 'data')]);
-    const ready = await cli.waitForLog((line) => line.msg === 'ready');
+    const ready = await cli.waitUntilReady();
     expect(ready).toMatchObject({ mqtt: null });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(cli.child.exitCode).toBeNull();
@@ -176,7 +176,7 @@ describe('roost start: running the broker', () => {
   it('says in one line that the data dir is locked by another roost, exit 1', async () => {
     const data = join(dir.path, 'data');
     const first = startRoost(['--mqtt-port', String(await freePort()), '--data-dir', data]);
-    await first.waitForLog((line) => line.msg === 'ready');
+    await first.waitUntilReady();
 
     const second = startRoost(['--mqtt-port', String(await freePort()), '--data-dir', data]);
     const result = await second.waitForExit();

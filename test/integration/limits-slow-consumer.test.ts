@@ -102,13 +102,23 @@ async function mqttSubscriber(port: number, version: 4 | 5, clientId: string, co
 const mqttSeqs = (raw: RawMqtt): number[] =>
   raw.packets.filter((p): p is IPublishPacket => p.cmd === 'publish').map((p) => seqOf(p.payload as Buffer));
 
+/** With a frozen consumer in place, floods TOPIC; resolves with `healthy` once it has every message, in order. */
+async function floodPast<T>(b: Started, healthy: T, seqs: (consumer: T) => number[]): Promise<T> {
+  await flood(b.mqtt, 0);
+  await everyMessage(() => seqs(healthy));
+  return healthy;
+}
+
+/** Waits for the `disconnect` policy to have ended `who`'s connection. */
+async function disconnectedSlow(b: Started, who: string): Promise<void> {
+  await until(() => b.broker.router.stats.disconnectedSlow === 1, `${who} is disconnected`, TIMEOUT_MS + WAIT_MS);
+}
+
 /** An MQTT 5 subscriber with its socket paused beside a healthy one, then the flood: the healthy one has every message. */
 async function floodPastFrozenMqtt(b: Started): Promise<{ frozen: RawMqtt; healthy: RawMqtt }> {
   const frozen = await mqttSubscriber(b.mqtt, 5, 'frozen');
   frozen.socket.pause();
-  const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
-  await flood(b.mqtt, 0);
-  await everyMessage(() => mqttSeqs(healthy));
+  const healthy = await floodPast(b, await mqttSubscriber(b.mqtt, 4, 'healthy'), mqttSeqs);
   return { frozen, healthy };
 }
 
@@ -179,9 +189,7 @@ describe('slow consumers, policy drop', () => {
     const b = await start('drop');
     const frozen = await wsMqttSubscriber(b.http, 'frozen-ws');
     frozen.peer.ws.pause();
-    const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
-    await flood(b.mqtt, 0);
-    await everyMessage(() => mqttSeqs(healthy));
+    const healthy = await floodPast(b, await mqttSubscriber(b.mqtt, 4, 'healthy'), mqttSeqs);
     expect(b.broker.router.stats.droppedSlow).toBeGreaterThan(0);
 
     frozen.peer.ws.resume();
@@ -195,9 +203,7 @@ describe('slow consumers, policy drop', () => {
     const b = await start('drop');
     const frozen = await stompSubscriber(b.stomp);
     frozen.socket.pause();
-    const healthy = await stompSubscriber(b.stomp);
-    await flood(b.mqtt, 0);
-    await everyMessage(() => stompSeqs(healthy));
+    const healthy = await floodPast(b, await stompSubscriber(b.stomp), stompSeqs);
     const { droppedSlow } = b.broker.router.stats;
     expect(droppedSlow).toBeGreaterThan(0);
 
@@ -211,9 +217,7 @@ describe('slow consumers, policy drop', () => {
     const b = await start('drop');
     const frozen = await wsStompSubscriber(b.http);
     frozen.ws.pause();
-    const healthy = await stompSubscriber(b.stomp);
-    await flood(b.mqtt, 0);
-    await everyMessage(() => stompSeqs(healthy));
+    const healthy = await floodPast(b, await stompSubscriber(b.stomp), stompSeqs);
     expect(b.broker.router.stats.droppedSlow).toBeGreaterThan(0);
 
     frozen.ws.resume();
@@ -258,7 +262,7 @@ describe('slow consumers, a buffer counted in bytes', () => {
   it('disconnect: the frozen client gets DISCONNECT 0x97 naming the buffer in bytes', async () => {
     const b = await start('disconnect', inBytes);
     const { frozen, healthy } = await floodPastFrozenMqtt(b);
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen client is disconnected', TIMEOUT_MS + WAIT_MS);
+    await disconnectedSlow(b, 'the frozen client');
 
     frozen.socket.resume();
     await frozen.closed(WAIT_MS);
@@ -272,7 +276,7 @@ describe('slow consumers, policy disconnect', () => {
   it('MQTT 5 over TCP: DISCONNECT 0x97 Quota exceeded after the timeout; the healthy subscriber is unaffected', async () => {
     const b = await start('disconnect');
     const { frozen, healthy } = await floodPastFrozenMqtt(b);
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen client is disconnected', TIMEOUT_MS + WAIT_MS);
+    await disconnectedSlow(b, 'the frozen client');
     expect(b.logLines).toContainEqual(expect.objectContaining({ msg: 'slow consumer: disconnecting', proto: 'mqtt', clientId: 'frozen' }));
 
     frozen.socket.resume();
@@ -290,10 +294,8 @@ describe('slow consumers, policy disconnect', () => {
     const b = await start('disconnect');
     const frozen = await wsMqttSubscriber(b.http, 'frozen-ws');
     frozen.peer.ws.pause();
-    const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
-    await flood(b.mqtt, 0);
-    await everyMessage(() => mqttSeqs(healthy));
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen client is disconnected', TIMEOUT_MS + WAIT_MS);
+    const healthy = await floodPast(b, await mqttSubscriber(b.mqtt, 4, 'healthy'), mqttSeqs);
+    await disconnectedSlow(b, 'the frozen client');
 
     frozen.peer.ws.resume();
     // MQTT 3.1.1 has no server DISCONNECT: the WebSocket close says why.
@@ -306,10 +308,8 @@ describe('slow consumers, policy disconnect', () => {
     const b = await start('disconnect');
     const frozen = await wsMqttSubscriber(b.http, 'frozen-ws5', 5);
     frozen.peer.ws.pause();
-    const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
-    await flood(b.mqtt, 0);
-    await everyMessage(() => mqttSeqs(healthy));
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen client is disconnected', TIMEOUT_MS + WAIT_MS);
+    const healthy = await floodPast(b, await mqttSubscriber(b.mqtt, 4, 'healthy'), mqttSeqs);
+    await disconnectedSlow(b, 'the frozen client');
 
     frozen.peer.ws.resume();
     expect(await frozen.peer.closed).toEqual({ code: 1008, reason: 'slow consumer: not reading' });
@@ -321,10 +321,8 @@ describe('slow consumers, policy disconnect', () => {
     const b = await start('disconnect');
     const frozen = await stompSubscriber(b.stomp);
     frozen.socket.pause();
-    const healthy = await stompSubscriber(b.stomp);
-    await flood(b.mqtt, 0);
-    await everyMessage(() => stompSeqs(healthy));
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen subscriber is disconnected', TIMEOUT_MS + WAIT_MS);
+    const healthy = await floodPast(b, await stompSubscriber(b.stomp), stompSeqs);
+    await disconnectedSlow(b, 'the frozen subscriber');
 
     frozen.socket.resume();
     const error = await frozen.next('ERROR', WAIT_MS);
@@ -339,10 +337,8 @@ describe('slow consumers, policy disconnect', () => {
     const b = await start('disconnect');
     const frozen = await wsStompSubscriber(b.http);
     frozen.ws.pause();
-    const healthy = await stompSubscriber(b.stomp);
-    await flood(b.mqtt, 0);
-    await everyMessage(() => stompSeqs(healthy));
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen subscriber is disconnected', TIMEOUT_MS + WAIT_MS);
+    const healthy = await floodPast(b, await stompSubscriber(b.stomp), stompSeqs);
+    await disconnectedSlow(b, 'the frozen subscriber');
 
     frozen.ws.resume();
     expect(await frozen.closed).toEqual({ code: 1008, reason: 'slow consumer: not reading' });
@@ -359,7 +355,7 @@ describe('slow consumers, policy disconnect', () => {
     const healthy = await mqttSubscriber(b.mqtt, 4, 'healthy');
     await flood(b.mqtt, 1);
     await everyMessage(() => mqttSeqs(healthy));
-    await until(() => b.broker.router.stats.disconnectedSlow === 1, 'the frozen session is disconnected', TIMEOUT_MS + WAIT_MS);
+    await disconnectedSlow(b, 'the frozen session');
     expect(b.broker.router.stats.droppedSlow).toBe(0);
     frozen.socket.resume();
     await frozen.closed(WAIT_MS);

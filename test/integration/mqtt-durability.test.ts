@@ -95,11 +95,10 @@ describe('durability of persistent sessions', () => {
     cleanup.push(() => dir.remove());
     const port = await freePort();
     const args = ['start', '--mqtt-port', String(port), '--data-dir', `${dir.path}/data`, '--log-level', 'info'];
-    const ready = (line: Record<string, unknown>): boolean => line['msg'] === 'ready';
 
     const first = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => first.dispose());
-    await first.waitForLog(ready);
+    await first.waitUntilReady();
     const sub = await connect(port, { protocolVersion: 5, clientId: 'survivor', clean: false, properties: { sessionExpiryInterval: 3600 } });
     await sub.subscribeAsync('telemetry/#', { qos: 1 });
     await sub.endAsync();
@@ -114,7 +113,7 @@ describe('durability of persistent sessions', () => {
 
     const second = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => second.dispose());
-    await second.waitForLog(ready);
+    await second.waitUntilReady();
     const back = await connect(port, { protocolVersion: 5, clientId: 'survivor', clean: false, properties: { sessionExpiryInterval: 3600 } });
     const got = await nextMessages(back, total, 15_000);
     const seen = new Set(got.map((m) => Number(m.payload.toString())));
@@ -161,10 +160,9 @@ describe('durability of persistent sessions', () => {
     cleanup.push(() => dir.remove());
     const port = await freePort();
     const args = ['start', '--mqtt-port', String(port), '--data-dir', `${dir.path}/data`, '--log-level', 'info'];
-    const ready = (line: Record<string, unknown>): boolean => line['msg'] === 'ready';
     const first = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => first.dispose());
-    await first.waitForLog(ready);
+    await first.waitUntilReady();
     let sub = await rawSession(port, 'crash-sub');
     sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'crash/#', qos: 2 }] });
     await sub.next('suback');
@@ -189,7 +187,7 @@ describe('durability of persistent sessions', () => {
 
     const second = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => second.dispose());
-    await second.waitForLog(ready);
+    await second.waitUntilReady();
     sub = await rawSession(port, 'crash-sub');
     const resent: Packet[] = [await sub.next('pubrel'), ...(await publishes(sub, 3))];
     expect(resent[0]?.messageId).toBe(released.messageId);

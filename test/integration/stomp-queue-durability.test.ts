@@ -5,18 +5,6 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { CliProcess, freePort, tempDir } from '../helpers/cli-process.js';
 import { RawStomp, stompPort } from '../helpers/stomp.js';
 
-/** MESSAGE frames arriving within `ms` of each other, until one does not. */
-async function messagesUntilQuiet(r: RawStomp, ms: number): Promise<StompFrame[]> {
-  const got: StompFrame[] = [];
-  for (;;) {
-    try {
-      got.push(await r.next('MESSAGE', ms));
-    } catch {
-      return got;
-    }
-  }
-}
-
 describe('STOMP queue durability under pipelining', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
@@ -59,10 +47,9 @@ describe('STOMP queue durability under pipelining', () => {
     cleanup.push(() => dir.remove());
     const [mqttPort, port] = [await freePort(), await freePort()];
     const args = ['start', '--mqtt-port', String(mqttPort), '--stomp-port', String(port), '--http-port', '0', '--data-dir', `${dir.path}/data`];
-    const ready = (line: Record<string, unknown>): boolean => line['msg'] === 'ready';
     const first = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => first.dispose());
-    await first.waitForLog(ready);
+    await first.waitUntilReady();
 
     const total = 100;
     const acked = 60;
@@ -84,10 +71,10 @@ describe('STOMP queue durability under pipelining', () => {
 
     const second = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => second.dispose());
-    await second.waitForLog(ready);
+    await second.waitUntilReady();
     const again = await client(port);
     again.send('SUBSCRIBE', { id: 's', destination: '/queue/acked', ack: 'client-individual', 'prefetch-count': '1000' });
-    const redelivered = await messagesUntilQuiet(again, 1_000);
+    const redelivered = await again.collect('MESSAGE', 1_000);
     expect(redelivered.map((f) => f.body.toString())).toEqual(Array.from({ length: total - acked }, (_, i) => `m${acked + i}`));
   });
 });

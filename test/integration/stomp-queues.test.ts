@@ -6,21 +6,6 @@ import { CliProcess, freePort, tempDir } from '../helpers/cli-process.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { RawStomp, stompPort } from '../helpers/stomp.js';
 
-/** Collects MESSAGE frames for `ms`. */
-async function messagesWithin(r: RawStomp, ms: number): Promise<StompFrame[]> {
-  const got: StompFrame[] = [];
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) return got;
-    try {
-      got.push(await r.next('MESSAGE', left));
-    } catch {
-      return got;
-    }
-  }
-}
-
 describe('STOMP queues', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
@@ -49,7 +34,7 @@ describe('STOMP queues', () => {
     for (let i = 0; i < 20; i++) producer.send('SEND', { destination: '/queue/jobs', persistent: 'true' }, String(i));
     producer.send('DISCONNECT', { receipt: 'bye' });
     await producer.next('RECEIPT');
-    const [gotA, gotB] = await Promise.all([messagesWithin(a, 800), messagesWithin(b, 800)]);
+    const [gotA, gotB] = await Promise.all([a.collect('MESSAGE', 800, 800), b.collect('MESSAGE', 800, 800)]);
     expect(gotA.length).toBeGreaterThan(0);
     expect(gotB.length).toBeGreaterThan(0);
     const all = [...gotA, ...gotB].map((m) => Number(m.body.toString())).sort((x, y) => x - y);
@@ -67,7 +52,7 @@ describe('STOMP queues', () => {
       expect(header(m, 'redelivered') === 'true').toBe(attempt > 1);
       r.send('NACK', { id: header(m, 'ack') ?? '' });
     }
-    expect(await messagesWithin(r, 300)).toEqual([]);
+    expect(await r.collect('MESSAGE', 300, 300)).toEqual([]);
     r.send('SUBSCRIBE', { id: 'd', destination: '/queue/DLQ.orders', ack: 'client-individual' });
     const dead = await r.next('MESSAGE');
     expect(dead.body.toString()).toBe('poison');
@@ -94,7 +79,7 @@ describe('STOMP queues', () => {
     }
     expect(got.map((m) => [...m.body])).toEqual(readings.map((b) => [...b]));
     expect(header(got[0] as StompFrame, 'unit')).toBe('raw');
-    expect(await messagesWithin(app, 300)).toEqual([]);
+    expect(await app.collect('MESSAGE', 300, 300)).toEqual([]);
   });
 
   it('keeps a queued message whose RECEIPT was sent across a SIGKILL of the broker', async () => {
@@ -102,10 +87,9 @@ describe('STOMP queues', () => {
     cleanup.push(() => dir.remove());
     const [mqttPort, port] = [await freePort(), await freePort()];
     const args = ['start', '--mqtt-port', String(mqttPort), '--stomp-port', String(port), '--http-port', '0', '--data-dir', `${dir.path}/data`];
-    const ready = (line: Record<string, unknown>): boolean => line['msg'] === 'ready';
     const first = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => first.dispose());
-    await first.waitForLog(ready);
+    await first.waitUntilReady();
     const producer = await RawStomp.connected(port);
     const total = 200;
     for (let i = 0; i < total; i++) producer.send('SEND', { destination: '/queue/kept', persistent: 'true', receipt: `r${i}` }, `m${i}`);
@@ -116,7 +100,7 @@ describe('STOMP queues', () => {
 
     const second = new CliProcess(args, { cwd: dir.path });
     cleanup.push(() => second.dispose());
-    await second.waitForLog(ready);
+    await second.waitUntilReady();
     const consumer = await RawStomp.connected(port);
     cleanup.push(() => consumer.close());
     consumer.send('SUBSCRIBE', { id: 'k', destination: '/queue/kept', ack: 'auto', 'prefetch-count': '1000' });

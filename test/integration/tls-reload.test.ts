@@ -99,7 +99,7 @@ describe('roost start: SIGHUP', () => {
     );
     const cli = new CliProcess(['start', '--config', config], { cwd: dir.path });
     try {
-      await cli.waitForLog((line) => line.msg === 'ready');
+      await cli.waitUntilReady();
       const endpoints = cli.logLines().filter((line) => line.msg === 'listening').map((line) => line['endpoint']);
       expect(endpoints).toEqual([
         `mqtt://127.0.0.1:${mqtt}`,
