@@ -143,6 +143,8 @@ export class Broker {
         });
         engine = started;
         const listeners: MqttListener[] = [];
+        // At shutdown the step registered after the HTTP listeners has closed the engine already;
+        // this one still does when a later step of start() fails.
         teardown.push(async () => {
           for (const listener of listeners) void listener.stopAccepting();
           await closeMqttEngine(started);
